@@ -1,0 +1,172 @@
+/**
+ * `voxseg segment <volume> --model <name|dir> -o <labels.nii.gz>`: the main job.
+ */
+import { existsSync, statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { type Command, InvalidArgumentError, Option } from 'commander';
+import { InputError } from '../engine/errors.js';
+import { selectBackend } from '../engine/registry.js';
+import { readVolume, writeFileAtomic, writeVolume } from '../io/files.js';
+import type { ModelRecipe } from '../model/catalog.js';
+import type { LoadedModel } from '../model/model.js';
+import { loadModelByName } from '../model/resolve.js';
+import { renderPreview } from '../pipeline/preview.js';
+import { segment, type SegmentResult } from '../pipeline/segment.js';
+import { duration, mebibytes, table } from './format.js';
+import { stageProgress } from './progress.js';
+
+interface SegmentFlags {
+  model: string;
+  output: string;
+  backend?: string;
+  preview?: string;
+  overwrite?: boolean;
+  modelsDir?: string;
+  chunkPlanes?: number;
+  memoryBudget?: number;
+  normalization?: ModelRecipe['normalization'];
+  cropPadding?: number;
+  largestComponent: boolean;
+  json?: boolean;
+  quiet?: boolean;
+}
+
+/** Add the `segment` command to the program. */
+export function registerSegmentCommand(program: Command): void {
+  program
+    .command('segment')
+    .description('segment a volume with a pre-trained model and write the label volume')
+    .argument('<volume>', 'input volume (.nii, .nii.gz, .mgh, .mgz)')
+    .option('-m, --model <name|dir>', "catalog name (see 'voxseg models') or model directory", 'model5_gw_ae')
+    .requiredOption('-o, --output <file>', 'output label volume (.nii or .nii.gz)')
+    .option('-b, --backend <name>', 'auto, cuda, webgpu, wasm or reference (default: VOXSEG_BACKEND or auto)')
+    .option('--preview <file.png>', 'also write a PNG of three orthogonal slices with the labels')
+    .option('--overwrite', 'replace the output files if they exist')
+    .option('--models-dir <dir>', 'local models directory (default: VOXSEG_MODELS)')
+    .option('--chunk-planes <n>', 'planes per streaming step (default: planned from the budget)', positiveInt)
+    .option('--memory-budget <MiB>', 'activation memory budget in MiB (default 1024)', positiveInt)
+    .addOption(new Option('--normalization <method>', 'override the model recipe').choices(['minmax', 'quantile']))
+    .option('--crop-padding <voxels>', 'override the crop margin of the recipe', nonNegativeInt)
+    .option('--no-largest-component', 'keep every connected component')
+    .option('--json', 'print the summary as JSON on stdout')
+    .option('-q, --quiet', 'print only the result')
+    .action(runSegment);
+}
+
+async function runSegment(input: string, flags: SegmentFlags): Promise<void> {
+  checkOutputs(flags);
+  const started = performance.now();
+  const progress = stageProgress(Boolean(flags.quiet || flags.json));
+  const say = (line: string) => !flags.quiet && !flags.json && console.error(line);
+
+  const readStart = performance.now();
+  const volume = await readVolume(input);
+  const model = await loadModelByName(flags.model, { modelsDir: flags.modelsDir }, recipeOverrides(flags));
+  const readMs = performance.now() - readStart;
+  const { backend, reason } = await selectBackend(flags.backend);
+  say(`backend: ${reason}`);
+  say(`model: ${model.name} (${model.graph.outputChannels} classes, from ${model.resolved.dir})`);
+
+  const result = await segment(volume, model, {
+    backend,
+    file: input,
+    chunkPlanes: flags.chunkPlanes,
+    memoryBudget: flags.memoryBudget && flags.memoryBudget * 2 ** 20,
+    onProgress: (stage, fraction) => progress.update(stage, fraction),
+  });
+  progress.stop();
+
+  const writeStart = performance.now();
+  await writeVolume(flags.output, result.labels, { overwrite: flags.overwrite });
+  if (flags.preview) {
+    const png = renderPreview(result.conformed.volume, result.conformed.labels, { colors: model.colors });
+    await writeFileAtomic(flags.preview, png, { overwrite: flags.overwrite });
+  }
+  const timings = { read: readMs, ...result.timings, write: performance.now() - writeStart };
+  report(flags, input, model, result, timings, backend.name, performance.now() - started);
+}
+
+/** Fail before any work when the outputs cannot be written. */
+function checkOutputs(flags: SegmentFlags): void {
+  for (const [option, path] of [['--output', flags.output], ['--preview', flags.preview]] as const) {
+    if (!path) continue;
+    const dir = dirname(resolve(path));
+    if (!existsSync(dir) || !statSync(dir).isDirectory()) {
+      throw new InputError(`the output directory does not exist`, { file: path, field: option, value: dir });
+    }
+    if (existsSync(path) && !flags.overwrite) {
+      throw new InputError('the output exists', { file: path, field: option, hint: 'pass --overwrite to replace it' });
+    }
+  }
+}
+
+function recipeOverrides(flags: SegmentFlags): Partial<ModelRecipe> {
+  const overrides: Partial<ModelRecipe> = { largestComponent: flags.largestComponent };
+  if (flags.normalization) overrides.normalization = flags.normalization;
+  if (flags.cropPadding !== undefined) overrides.cropPadding = flags.cropPadding;
+  return overrides;
+}
+
+function report(
+  flags: SegmentFlags,
+  input: string,
+  model: LoadedModel,
+  result: SegmentResult,
+  timings: Record<string, number>,
+  backend: string,
+  totalMs: number,
+): void {
+  const counts = labelCounts(result.labels.data, model.graph.outputChannels);
+  const voxelMl = result.labels.spacing.reduce((a, b) => a * b, 1) / 1000;
+  const maxRss = process.resourceUsage().maxRSS * 1024;
+  const summary = {
+    input,
+    output: flags.output,
+    model: model.name,
+    backend,
+    timingsMs: roundAll({ ...timings, total: totalMs }),
+    memory: { ...result.memory, maxRssBytes: maxRss },
+    crop: result.crop,
+    labels: counts.map((voxels, label) => ({ label, name: model.labelNames[label], voxels, ml: voxels * voxelMl })),
+  };
+  if (flags.json) {
+    console.log(JSON.stringify(summary, null, 2));
+    return;
+  }
+  if (!flags.quiet) {
+    const stages = Object.entries(summary.timingsMs).map(([stage, ms]) => [stage, duration(ms)]);
+    console.error(table([['stage', 'time'], ...stages]));
+    console.error(
+      `memory: activations peak ${mebibytes(result.memory.peakBytes)} (planned ` +
+        `${mebibytes(result.memory.plannedBytes)}, ${result.memory.chunkPlanes} planes per step), ` +
+        `process peak RSS ${mebibytes(maxRss)}`,
+    );
+  }
+  const rows = summary.labels
+    .filter((row) => row.label > 0)
+    .map((row) => [row.label, row.name, row.voxels, Number(row.ml.toFixed(1))]);
+  console.log(table([['label', 'name', 'voxels', 'mL'], ...rows]));
+  console.log(`wrote ${flags.output}${flags.preview ? ` and ${flags.preview}` : ''}`);
+}
+
+function labelCounts(data: ArrayLike<number>, classes: number): number[] {
+  const counts = new Array<number>(classes).fill(0);
+  for (let i = 0; i < data.length; i++) counts[data[i]]++;
+  return counts;
+}
+
+function roundAll(values: Record<string, number>): Record<string, number> {
+  return Object.fromEntries(Object.entries(values).map(([key, value]) => [key, Math.round(value)]));
+}
+
+function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a positive integer');
+  return n;
+}
+
+function nonNegativeInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('expected a non-negative integer');
+  return n;
+}
