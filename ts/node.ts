@@ -2,4 +2,15 @@
  * voxseg's Node entry point: everything in the core entry, plus file I/O, the CUDA addon and
  * WebGPU through Dawn.
  */
+import { setWasmThreadHost } from './backends/wasm/index.js';
+import { nodeThreadHost } from './backends/wasm/node-workers.js';
+import { registerWebGpuNode } from './backends/webgpu/node.js';
+
 export * from './index.js';
+
+registerWebGpuNode();
+
+// The wasm backend's workers are worker_threads in Node.
+setWasmThreadHost(nodeThreadHost);
+export * from './io/files.js';
+export * from './model/resolve.js';

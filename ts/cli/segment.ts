@@ -4,7 +4,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { type Command, InvalidArgumentError, Option } from 'commander';
-import { InputError } from '../engine/errors.js';
+import { expected, InputError } from '../engine/errors.js';
 import { selectBackend } from '../engine/registry.js';
 import { readVolume, writeFileAtomic, writeVolume } from '../io/files.js';
 import type { ModelRecipe } from '../model/catalog.js';
@@ -92,10 +92,10 @@ function checkOutputs(flags: SegmentFlags): void {
     if (!path) continue;
     const dir = dirname(resolve(path));
     if (!existsSync(dir) || !statSync(dir).isDirectory()) {
-      throw new InputError(`the output directory does not exist`, { file: path, field: option, value: dir });
+      throw expected('an existing directory', `the directory of ${option}`, dir, { file: path });
     }
     if (existsSync(path) && !flags.overwrite) {
-      throw new InputError('the output exists', { file: path, field: option, hint: 'pass --overwrite to replace it' });
+      throw new InputError(`${option} exists already`, { file: path, hint: 'pass --overwrite to replace it' });
     }
   }
 }

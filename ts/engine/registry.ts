@@ -93,7 +93,7 @@ export async function selectBackend(request?: string): Promise<BackendSelection>
     const probe = probes.find((p) => p.name === wanted)!;
     if (!probe.backend) throw unavailable(`the requested backend '${wanted}' cannot run here`);
     const reason = `${wanted} (forced by request)`;
-    log.info(`backend: ${reason}`);
+    log.debug(`backend: ${reason}`);
     return { backend: probe.backend, reason, skipped };
   }
 
@@ -102,7 +102,7 @@ export async function selectBackend(request?: string): Promise<BackendSelection>
   const passed = probes.filter((p) => BACKEND_NAMES.indexOf(p.name) < BACKEND_NAMES.indexOf(chosen.name));
   const why = passed.length ? `; skipped ${passed.map((p) => `${p.name}: ${p.reason}`).join('; ')}` : '';
   const reason = `${chosen.name} (auto: first available${why})`;
-  log.info(`backend: ${reason}`);
+  log.debug(`backend: ${reason}`);
   return { backend: chosen.backend, reason, skipped };
 }
 

@@ -229,18 +229,3 @@ export function catalogEntry(name: string): CatalogEntry | undefined {
 export function sourceUrl(entry: CatalogEntry, fileName: string, baseUrl = SOURCE_BASE_URL): string {
   return `${baseUrl}/${SOURCE_REVISION}/${entry.sourcePath}/${fileName}`;
 }
-
-/**
- * Label names from a brainchop colormap (`{ labels: [...] }`) or a labels.json
- * (`{ "0": "name", ... }`); index i is label value i.
- */
-export function parseLabelNames(json: unknown): string[] {
-  const value = json as { labels?: unknown } | Record<string, unknown>;
-  if (Array.isArray((value as { labels?: unknown }).labels)) {
-    return ((value as { labels: unknown[] }).labels).map(String);
-  }
-  const entries = Object.entries(value as Record<string, unknown>).filter(([key]) => /^\d+$/.test(key));
-  const names: string[] = [];
-  for (const [key, name] of entries) names[Number(key)] = String(name);
-  return Array.from(names, (name, i) => name ?? `label ${i}`);
-}

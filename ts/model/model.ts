@@ -4,7 +4,8 @@
  * browsers (fetch) and tests.
  */
 import { InputError } from '../engine/errors.js';
-import { type CatalogEntry, DEFAULT_RECIPE, type ModelRecipe, parseLabelNames } from './catalog.js';
+import { parseLabelNames } from '../metrics/labelnames.js';
+import { type CatalogEntry, DEFAULT_RECIPE, type ModelRecipe } from './catalog.js';
 import type { ModelGraph } from './graph.js';
 import { parseTfjsModel } from './tfjs.js';
 
@@ -45,9 +46,10 @@ export async function loadModel(
   const json = await readJson(read, 'model.json', source);
   const graph = await parseTfjsModel(json, read, source, { transposed: fullRecipe.transposed });
 
-  const labels = entry?.labelsFile ? await readJson(read, entry.labelsFile, source) : undefined;
-  const labelNames = labels ? parseLabelNames(labels) : [];
-  while (labelNames.length < graph.outputChannels) labelNames.push(`label ${labelNames.length}`);
+  const labelsFile = entry?.labelsFile;
+  const labels = labelsFile ? await readJson(read, labelsFile, source) : undefined;
+  const names = labels ? parseLabelNames(JSON.stringify(labels), `${source}/${labelsFile}`) : {};
+  const labelNames = Array.from({ length: graph.outputChannels }, (_, i) => names[i] ?? `label ${i}`);
   return {
     name: entry?.name ?? source,
     graph,

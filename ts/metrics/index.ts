@@ -1,0 +1,16 @@
+/**
+ * Segmentation metrics: confusion counts to overlap metrics, exact surface distances on
+ * anisotropic grids, cohort summaries and reports. Browser-safe: no Node built-ins.
+ */
+export * from './conventions.js';
+export * from './distance.js';
+export * from './edt.js';
+export * from './evaluate.js';
+export * from './geometry.js';
+export * from './labelnames.js';
+export * from './labels.js';
+export * from './overlap.js';
+export * from './report.js';
+export * from './stats.js';
+export * from './summary.js';
+export * from './surface.js';
