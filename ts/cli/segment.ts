@@ -26,6 +26,7 @@ interface SegmentFlags {
   memoryBudget?: number;
   normalization?: ModelRecipe['normalization'];
   cropPadding?: number;
+  cropThreshold?: number;
   largestComponent: boolean;
   json?: boolean;
   quiet?: boolean;
@@ -47,6 +48,7 @@ export function registerSegmentCommand(program: Command): void {
     .option('--memory-budget <MiB>', 'activation memory budget in MiB (default 1024)', positiveInt)
     .addOption(new Option('--normalization <method>', 'override the model recipe').choices(['minmax', 'quantile']))
     .option('--crop-padding <voxels>', 'override the crop margin of the recipe', nonNegativeInt)
+    .option('--crop-threshold <fraction>', 'override the crop threshold (fraction of the maximum)', fraction)
     .option('--no-largest-component', 'keep every connected component')
     .option('--json', 'print the summary as JSON on stdout')
     .option('-q, --quiet', 'print only the result')
@@ -104,6 +106,7 @@ function recipeOverrides(flags: SegmentFlags): Partial<ModelRecipe> {
   const overrides: Partial<ModelRecipe> = { largestComponent: flags.largestComponent };
   if (flags.normalization) overrides.normalization = flags.normalization;
   if (flags.cropPadding !== undefined) overrides.cropPadding = flags.cropPadding;
+  if (flags.cropThreshold !== undefined) overrides.cropThreshold = flags.cropThreshold;
   return overrides;
 }
 
@@ -168,5 +171,11 @@ function positiveInt(value: string): number {
 function nonNegativeInt(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('expected a non-negative integer');
+  return n;
+}
+
+function fraction(value: string): number {
+  const n = Number(value);
+  if (!(n >= 0 && n < 1)) throw new InvalidArgumentError('expected a number in [0, 1)');
   return n;
 }

@@ -12,7 +12,7 @@ import type { Backend, Conv3dParams } from '../engine/backend.js';
 import { VoxsegError } from '../engine/errors.js';
 import { logger } from '../engine/log.js';
 import type { Tensor } from '../engine/tensor.js';
-import type { ConvLayer, Layer, ModelGraph } from './graph.js';
+import { type ConvLayer, type Layer, type ModelGraph, layerHalo } from './graph.js';
 
 const log = logger('model');
 
@@ -116,10 +116,8 @@ export async function runModel(
       result.labels = await streamToLabels(backend, stage.layers, source, plan.chunkPlanes, progress);
       continue;
     }
-    const out = await streamToTensor(backend, stage.layers, source, plan.chunkPlanes, progress);
-    backend.release(source);
-    source = out;
-    if (last) result.logits = (await backend.download(out)) as Float32Array;
+    source = await streamToTensor(backend, stage.layers, source, plan.chunkPlanes, progress);
+    if (last) result.logits = (await backend.download(source)) as Float32Array;
   }
   backend.release(source);
   result.peakBytes = backend.memory().peakBytes;
@@ -174,7 +172,7 @@ async function streamToLabels(
   return labels;
 }
 
-/** Stream a stage and return its whole output (1, C, D, H, W). */
+/** Stream a stage and return its whole output (1, C, D, H, W); releases the source. */
 async function streamToTensor(
   backend: Backend,
   layers: PreparedLayer[],
@@ -190,6 +188,7 @@ async function streamToTensor(
     plane += chunk.shape[2];
     onProgress(plane / d);
   });
+  backend.release(source);
   const out = chunks.length === 1 ? chunks[0] : await backend.concat(chunks, 2);
   if (chunks.length > 1) chunks.forEach((chunk) => backend.release(chunk));
   return out;
@@ -298,44 +297,75 @@ function streamParams(layer: ConvLayer, halo: number): Conv3dParams {
   return { ...layer.params, padding: [halo === 0 ? layer.params.padding[0] : 0, ph, pw] };
 }
 
-/** Plan the chunk size: the largest number of planes whose activations fit the budget. */
+/** Fewest planes per step the planner picks: below it, window copies start to cost more than 5 %. */
+const MIN_CHUNK_PLANES = 8;
+
+/**
+ * Plan the chunk size: the largest number of planes whose activations fit the budget, but not
+ * fewer than {@link MIN_CHUNK_PLANES}. Whole tensors kept for instance norms are a fixed cost
+ * the chunk size cannot lower; when they alone exceed the budget the plan says so.
+ */
 export function planChunks(
   graph: ModelGraph,
   dims: readonly [number, number, number],
   options: Pick<RunOptions, 'chunkPlanes' | 'memoryBudget'> = {},
 ): { chunkPlanes: number; plannedBytes: number } {
   const [d, h, w] = dims;
-  const bytesFor = (planes: number) => estimateBytes(graph, planes, d, h * w);
+  const bytesFor = (planes: number) => 4 * h * w * (fixedPlanes(graph, d) + streamPlanes(graph, planes));
   if (options.chunkPlanes) {
     const chunkPlanes = Math.max(1, Math.min(d, Math.floor(options.chunkPlanes)));
     return { chunkPlanes, plannedBytes: bytesFor(chunkPlanes) };
   }
   const budget = options.memoryBudget ?? 1024 ** 3;
   let chunkPlanes = d;
-  while (chunkPlanes > 1 && bytesFor(chunkPlanes) > budget) chunkPlanes = Math.ceil(chunkPlanes / 2);
-  return { chunkPlanes, plannedBytes: bytesFor(chunkPlanes) };
+  while (chunkPlanes > MIN_CHUNK_PLANES && bytesFor(chunkPlanes) > budget) {
+    chunkPlanes = Math.max(MIN_CHUNK_PLANES, Math.ceil(chunkPlanes / 2));
+  }
+  chunkPlanes = Math.min(chunkPlanes, d);
+  const plannedBytes = bytesFor(chunkPlanes);
+  if (plannedBytes > budget) {
+    log.warn(
+      `the model needs ~${mib(plannedBytes)} MiB of activations on this input, over the ` +
+        `${mib(budget)} MiB budget (instance norms keep whole tensors)`,
+    );
+  }
+  return { chunkPlanes, plannedBytes };
 }
 
 /**
- * Bytes of activations alive at once for a chunk of `planes`: every conv's window
- * (planes + 2 halo input planes), plus the widest layer's step (its window, a padded copy and
- * its output), plus whole stage outputs kept for instance norms, plus the input.
+ * Whole planes (times channels) alive for the whole run: the input, and the two whole tensors
+ * an instance norm stage keeps (its input and its output).
  */
-function estimateBytes(graph: ModelGraph, planes: number, depth: number, planeSize: number): number {
+function fixedPlanes(graph: ModelGraph, depth: number): number {
   let channels = graph.inputChannels;
-  let windows = 0;
-  let widestStep = 0;
   let wholeStage = 0;
   for (const layer of graph.layers) {
     if (layer.kind === 'instanceNorm') wholeStage = Math.max(wholeStage, 2 * channels * depth);
+    if (layer.kind === 'conv3d') channels = layer.weightShape[0];
+  }
+  return wholeStage + graph.inputChannels * depth;
+}
+
+/**
+ * Planes (times channels) alive while streaming a chunk of `planes` through the stage that needs
+ * most: every conv window of that stage (planes + 2 halo input planes), plus its widest step
+ * (a window, the backend's padded copy of it, and the output). Stages end at instance norms.
+ */
+function streamPlanes(graph: ModelGraph, planes: number): number {
+  let channels = graph.inputChannels;
+  let windows = 0;
+  let widestStep = 0;
+  let most = 0;
+  for (const layer of graph.layers) {
+    if (layer.kind === 'instanceNorm') [windows, widestStep] = [0, 0];
     if (layer.kind !== 'conv3d') continue;
-    const halo = (layer.params.dilation[0] * (layer.weightShape[2] - 1)) / 2;
-    const window = (Math.min(planes, depth) + 2 * halo) * channels;
+    const window = (planes + 2 * layerHalo(layer)) * channels;
     windows += window;
     widestStep = Math.max(widestStep, 2 * window + planes * layer.weightShape[0]);
     channels = layer.weightShape[0];
+    most = Math.max(most, windows + widestStep);
   }
-  return 4 * planeSize * (windows + widestStep + wholeStage + graph.inputChannels * depth);
+  return most;
 }
 
 function mib(bytes: number): string {

@@ -31,7 +31,7 @@ export function renderPreview(
   const [nx, ny, nz] = volume.dims;
   const [cx, cy, cz] = labelCentre(labels, volume.dims);
   const grey = greyLevels(volume);
-  const colours = (label: number) => options.colors?.[label] ?? generatedColour(label);
+  const colours = (label: number) => visibleColour(options.colors?.[label]) ?? generatedColour(label);
   const opacity = options.opacity ?? 0.5;
 
   // Each view maps an image pixel (column u, row v) to a voxel index.
@@ -85,6 +85,12 @@ function labelCentre(labels: ArrayLike<number>, dims: readonly number[]): number
   }
   if (count === 0) return [nx >> 1, ny >> 1, nz >> 1];
   return sum.map((s) => Math.round(s / count));
+}
+
+/** The colour, unless it is missing or a grey that would vanish on the grey anatomy. */
+function visibleColour(colour: Rgb | undefined): Rgb | undefined {
+  if (!colour) return undefined;
+  return Math.max(...colour) - Math.min(...colour) < 48 ? undefined : colour;
 }
 
 /** A distinct colour per label value from the golden-angle hue sequence. */
