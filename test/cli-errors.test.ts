@@ -2,7 +2,15 @@
  * Bad input through the CLI: each case exits non-zero with one sentence naming the file, the
  * field and the value, and leaves no output file behind.
  */
-import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -32,7 +40,17 @@ describe.skipIf(skip)('CLI errors on bad input', () => {
   let dir: string;
   const path = (name: string) => join(dir, name);
   const segment = (input: string, extra: string[] = []) =>
-    runCli(['segment', input, '--model', MODEL_DIR, '-o', path('out.nii.gz'), '--backend', 'reference', ...extra]);
+    runCli([
+      'segment',
+      input,
+      '--model',
+      MODEL_DIR,
+      '-o',
+      path('out.nii.gz'),
+      '--backend',
+      'reference',
+      ...extra,
+    ]);
 
   beforeAll(() => {
     dir = mkdtempSync(join(tmpdir(), 'voxseg-cli-'));
@@ -44,13 +62,18 @@ describe.skipIf(skip)('CLI errors on bad input', () => {
     expect(result.stderr).toMatch(pattern);
     expect(result.stderr).not.toMatch(/\n\s+at /); // no stack trace without --debug
     expect(existsSync(path('out.nii.gz'))).toBe(false);
-    expect(readdirSync(dir).filter((name) => name.includes('.tmp') || name.includes('.part'))).toEqual([]);
+    expect(
+      readdirSync(dir).filter((name) => name.includes('.tmp') || name.includes('.part')),
+    ).toEqual([]);
   };
 
   it('rejects a truncated .nii.gz', () => {
     const bytes = serializeNifti(smallVolume(), { gzip: true });
     writeFileSync(path('truncated.nii.gz'), bytes.subarray(0, bytes.length - 200));
-    expectFailure(segment(path('truncated.nii.gz')), /truncated\.nii\.gz: .*(truncated|corrupt|short|end)/i);
+    expectFailure(
+      segment(path('truncated.nii.gz')),
+      /truncated\.nii\.gz: .*(truncated|corrupt|short|end)/i,
+    );
   });
 
   it('rejects a zero dim and a negative dim, naming the field and value', () => {
@@ -88,28 +111,60 @@ describe.skipIf(skip)('CLI errors on bad input', () => {
     const missing = path('model-missing');
     cpSync(MODEL_DIR, missing, { recursive: true });
     rmSync(join(missing, 'group1-shard1of1.bin'));
-    const noShard = runCli(['segment', path('ok.nii.gz'), '--model', missing, '-o', path('out.nii.gz')]);
+    const noShard = runCli([
+      'segment',
+      path('ok.nii.gz'),
+      '--model',
+      missing,
+      '-o',
+      path('out.nii.gz'),
+    ]);
     expectFailure(noShard, /model-missing\/group1-shard1of1\.bin: model file is missing/);
 
     const short = path('model-short');
     cpSync(MODEL_DIR, short, { recursive: true });
     const shard = join(short, 'group1-shard1of1.bin');
     writeFileSync(shard, readFileSync(shard).subarray(0, 4000));
-    const shortShard = runCli(['segment', path('ok.nii.gz'), '--model', short, '-o', path('out.nii.gz')]);
+    const shortShard = runCli([
+      'segment',
+      path('ok.nii.gz'),
+      '--model',
+      short,
+      '-o',
+      path('out.nii.gz'),
+    ]);
     expectFailure(shortShard, /group1-shard1of1\.bin: weight shard is short.*4000 bytes/);
   });
 
   it('rejects an output path in a missing directory before any work', () => {
     writeFileSync(path('ok.nii.gz'), serializeNifti(smallVolume(), { gzip: true }));
-    const result = runCli(['segment', path('ok.nii.gz'), '--model', MODEL_DIR, '-o', path('nowhere/out.nii.gz')]);
+    const result = runCli([
+      'segment',
+      path('ok.nii.gz'),
+      '--model',
+      MODEL_DIR,
+      '-o',
+      path('nowhere/out.nii.gz'),
+    ]);
     expect(result.status).toBe(1);
-    expect(result.stderr).toMatch(/nowhere\/out\.nii\.gz: expected an existing directory for the directory of --output, received '.*nowhere'/);
+    expect(result.stderr).toMatch(
+      /nowhere\/out\.nii\.gz: expected an existing directory for the directory of --output, received '.*nowhere'/,
+    );
     expect(existsSync(path('nowhere'))).toBe(false);
   });
 
   it('rejects a missing input file and a mistyped backend', () => {
     expectFailure(segment(path('absent.nii.gz')), /absent\.nii\.gz/);
-    const backend = runCli(['segment', path('ok.nii.gz'), '--model', MODEL_DIR, '-o', path('out.nii.gz'), '--backend', 'wasn']);
+    const backend = runCli([
+      'segment',
+      path('ok.nii.gz'),
+      '--model',
+      MODEL_DIR,
+      '-o',
+      path('out.nii.gz'),
+      '--backend',
+      'wasn',
+    ]);
     expect(backend.status).toBe(1);
     expect(backend.stderr).toMatch(/received 'wasn'.*did you mean 'wasm'/);
   });

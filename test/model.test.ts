@@ -1,6 +1,14 @@
 /** Model loading: the TensorFlow.js layers format, the catalog, local resolution, downloads. */
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, cpSync, existsSync, mkdirSync } from 'node:fs';
+import {
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+} from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,7 +20,10 @@ import { dataPath, missingData } from './helpers/data.js';
 import { randomFloats } from './helpers/random.js';
 
 const MODELS = dataPath('brainchop');
-const skipModels = missingData('brainchop/models/model5_gw_ae/model.json', 'brainchop/models/mindgrab/model.json');
+const skipModels = missingData(
+  'brainchop/models/model5_gw_ae/model.json',
+  'brainchop/models/mindgrab/model.json',
+);
 
 describe('keras kernel conversion', () => {
   it('moves [kd, kh, kw, in, out] to (out, in, KD, KH, KW), reversing axes when transposed', () => {
@@ -34,7 +45,9 @@ describe.skipIf(skipModels)('catalog and loading (shared models)', () => {
       for (const file of entry.files) {
         const bytes = readFileSync(join(MODELS, entry.path, file.name));
         expect(bytes.length, `${entry.name}/${file.name}`).toBe(file.bytes);
-        expect(createHash('sha256').update(bytes).digest('hex'), `${entry.name}/${file.name}`).toBe(file.sha256);
+        expect(createHash('sha256').update(bytes).digest('hex'), `${entry.name}/${file.name}`).toBe(
+          file.sha256,
+        );
       }
     }
   });
@@ -51,9 +64,14 @@ describe.skipIf(skipModels)('catalog and loading (shared models)', () => {
     const mindgrab = await loadModelByName('mindgrab', { modelsDir: MODELS, download: false });
     const kinds = mindgrab.graph.layers.map((layer) => layer.kind);
     expect(kinds.filter((kind) => kind === 'instanceNorm')).toHaveLength(25);
-    expect(mindgrab.graph.layers[1]).toMatchObject({ kind: 'instanceNorm', activation: { kind: 'gelu' } });
+    expect(mindgrab.graph.layers[1]).toMatchObject({
+      kind: 'instanceNorm',
+      activation: { kind: 'gelu' },
+    });
     const model5 = await loadModelByName('model5_gw_ae', { modelsDir: MODELS, download: false });
-    const dilations = model5.graph.layers.flatMap((l) => (l.kind === 'conv3d' ? [l.params.dilation[0]] : []));
+    const dilations = model5.graph.layers.flatMap((l) =>
+      l.kind === 'conv3d' ? [l.params.dilation[0]] : [],
+    );
     expect(dilations).toEqual([1, 2, 4, 8, 16, 8, 4, 2, 1, 1]);
     expect(model5.graph.layers[0]).toMatchObject({ params: { activation: { kind: 'relu' } } });
   });
@@ -89,11 +107,15 @@ describe.skipIf(skipModels)('catalog and loading (shared models)', () => {
       const json = JSON.parse(readFileSync(join(target, 'model.json'), 'utf8'));
       json.modelTopology.model_config.config.layers[2].class_name = 'Conv3DTranspose';
       writeFileSync(join(target, 'model.json'), JSON.stringify(json));
-      await expect(loadModelByName(target)).rejects.toThrow(/unsupported layer type 'Conv3DTranspose'/);
+      await expect(loadModelByName(target)).rejects.toThrow(
+        /unsupported layer type 'Conv3DTranspose'/,
+      );
     });
 
     it('suggests the closest catalog name for a typo', async () => {
-      await expect(resolveModel('model5_gw_a', { download: false })).rejects.toThrow(/did you mean 'model5_gw_ae'/);
+      await expect(resolveModel('model5_gw_a', { download: false })).rejects.toThrow(
+        /did you mean 'model5_gw_ae'/,
+      );
     });
   });
 });
@@ -129,7 +151,11 @@ describe.skipIf(skipModels)('model download from a loopback server', () => {
   });
 
   it('downloads, verifies and caches, then reuses the cache', async () => {
-    const first = await resolveModel('model5_gw_ae', { cacheDir, baseUrl, modelsDir: join(cacheDir, 'none') });
+    const first = await resolveModel('model5_gw_ae', {
+      cacheDir,
+      baseUrl,
+      modelsDir: join(cacheDir, 'none'),
+    });
     expect(first.origin).toBe('download');
     expect(requests.filter((url) => url.includes('model5_gw_ae'))).toHaveLength(3);
     const second = await resolveModel('model5_gw_ae', { cacheDir, baseUrl });
@@ -140,7 +166,9 @@ describe.skipIf(skipModels)('model download from a loopback server', () => {
   });
 
   it('rejects a download whose size or checksum is wrong, keeping nothing', async () => {
-    await expect(resolveModel('mindgrab', { cacheDir, baseUrl })).rejects.toThrow(/expected 68331 bytes/);
+    await expect(resolveModel('mindgrab', { cacheDir, baseUrl })).rejects.toThrow(
+      /expected 68331 bytes/,
+    );
     expect(existsSync(join(cacheDir, 'models/mindgrab/model.json'))).toBe(false);
   });
 

@@ -49,7 +49,10 @@ describe('foreground box and crop', () => {
   it('bounds the voxels above the threshold, grown by the padding and clipped', () => {
     expect(foregroundBox(data, dims, 0, 0)).toEqual({ start: [2, 1, 1], end: [4, 4, 3] });
     expect(foregroundBox(data, dims, 0, 2)).toEqual({ start: [0, 0, 0], end: [6, 5, 4] });
-    expect(foregroundBox(new Float32Array(120), dims, 0, 1)).toEqual({ start: [0, 0, 0], end: [6, 5, 4] });
+    expect(foregroundBox(new Float32Array(120), dims, 0, 1)).toEqual({
+      start: [0, 0, 0],
+      end: [6, 5, 4],
+    });
   });
 
   it('crops and pastes back to the same voxels', () => {
@@ -96,7 +99,15 @@ describe('preview', () => {
     };
     const labels = new Uint8Array(192);
     labels[3 + 8 * (2 + 6 * 1)] = 1;
-    const png = decode(renderPreview(volume, labels, { colors: [[0, 0, 0], [255, 0, 0]], opacity: 1 }));
+    const png = decode(
+      renderPreview(volume, labels, {
+        colors: [
+          [0, 0, 0],
+          [255, 0, 0],
+        ],
+        opacity: 1,
+      }),
+    );
     expect([png.width, png.height]).toEqual([8 + 8 + 4, 6]);
     const pixels = png.data as Uint8Array;
     let red = 0;

@@ -46,11 +46,16 @@ describe('reference element-wise and reductions', () => {
   it('computes activations from their definitions', async () => {
     const x = await backend.upload(f32([-2, -0.5, 0.5, 2]), [4]);
     const run = async (kind: 'relu' | 'leakyRelu' | 'elu' | 'gelu' | 'sigmoid', alpha?: number) =>
-      Array.from((await backend.download(await backend.activation(x, { kind, alpha }))) as Float32Array);
+      Array.from(
+        (await backend.download(await backend.activation(x, { kind, alpha }))) as Float32Array,
+      );
     expect(await run('relu')).toEqual([0, 0, 0.5, 2]);
     expectClose(await run('leakyRelu', 0.1), [-0.2, -0.05, 0.5, 2]);
     expectClose(await run('elu'), [Math.exp(-2) - 1, Math.exp(-0.5) - 1, 0.5, 2]);
-    expectClose(await run('sigmoid'), [-2, -0.5, 0.5, 2].map((v) => 1 / (1 + Math.exp(-v))));
+    expectClose(
+      await run('sigmoid'),
+      [-2, -0.5, 0.5, 2].map((v) => 1 / (1 + Math.exp(-v))),
+    );
     expectClose(await run('gelu'), [-0.04550026, -0.15426877, 0.34573123, 1.95449974], {
       atol: 1e-6,
       rtol: 1e-6,
@@ -62,7 +67,16 @@ describe('reference element-wise and reductions', () => {
     const x = await backend.upload(f32([1, 2, 3, 4, 10, 10, 10, 14]), [1, 2, 1, 2, 2]);
     const y = (await backend.download(await backend.instanceNorm(x, { eps: 0 }))) as Float32Array;
     const s = Math.sqrt(1.25);
-    expectClose(y, [-1.5 / s, -0.5 / s, 0.5 / s, 1.5 / s, -1 / Math.sqrt(3), -1 / Math.sqrt(3), -1 / Math.sqrt(3), Math.sqrt(3)]);
+    expectClose(y, [
+      -1.5 / s,
+      -0.5 / s,
+      0.5 / s,
+      1.5 / s,
+      -1 / Math.sqrt(3),
+      -1 / Math.sqrt(3),
+      -1 / Math.sqrt(3),
+      Math.sqrt(3),
+    ]);
   });
 
   it('softmax sums to one and argmax breaks ties to the lower channel', async () => {
@@ -90,6 +104,8 @@ describe('reference element-wise and reductions', () => {
     const a = await backend.slice(x, 1, 1, 2);
     expect(Array.from((await backend.download(a)) as Float32Array)).toEqual([1, 2, 5, 6]);
     const joined = await backend.concat([a, a], 1);
-    expect(Array.from((await backend.download(joined)) as Float32Array)).toEqual([1, 2, 1, 2, 5, 6, 5, 6]);
+    expect(Array.from((await backend.download(joined)) as Float32Array)).toEqual([
+      1, 2, 1, 2, 5, 6, 5, 6,
+    ]);
   });
 });

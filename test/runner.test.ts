@@ -8,7 +8,14 @@ import { planChunks, prepareModel, runModel } from '../ts/model/runner.js';
 import { expectClose } from './helpers/compare.js';
 import { randomFloats } from './helpers/random.js';
 
-function conv(name: string, cin: number, cout: number, dilation: number, seed: number, k = 3): Layer {
+function conv(
+  name: string,
+  cin: number,
+  cout: number,
+  dilation: number,
+  seed: number,
+  k = 3,
+): Layer {
   const halo = (dilation * (k - 1)) / 2;
   return {
     kind: 'conv3d',
@@ -29,7 +36,10 @@ function testGraph(): ModelGraph {
   const layers: Layer[] = [
     conv('c0', 1, 3, 1, 10),
     conv('c1', 3, 3, 2, 20),
-    { ...conv('c2', 3, 4, 3, 30), params: { ...conv('c2', 3, 4, 3, 30).params, activation: { kind: 'linear' } } } as Layer,
+    {
+      ...conv('c2', 3, 4, 3, 30),
+      params: { ...conv('c2', 3, 4, 3, 30).params, activation: { kind: 'linear' } },
+    } as Layer,
     { kind: 'instanceNorm', name: 'n2', eps: 1e-5, activation: { kind: 'gelu' } },
     conv('c3', 4, 3, 2, 40),
     { ...conv('out', 3, 3, 1, 50, 1) },

@@ -36,7 +36,8 @@ function dice(x: ArrayLike<number>, a: number, y: ArrayLike<number>, b = a): num
   return (2 * both) / (nx + ny);
 }
 
-const load = (name: string, recipe = {}) => loadModelByName(name, { modelsDir: MODELS, download: false }, recipe);
+const load = (name: string, recipe = {}) =>
+  loadModelByName(name, { modelsDir: MODELS, download: false }, recipe);
 
 describe.skipIf(skipData)('segmenting real MRI', () => {
   let wasm: Backend | undefined;

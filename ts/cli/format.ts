@@ -3,11 +3,15 @@
 /** Render rows as an aligned table; the first row is the header. Numbers align right. */
 export function table(rows: (string | number)[][]): string {
   const cells = rows.map((row) => row.map((cell) => String(cell)));
-  const widths = cells[0].map((_, column) => Math.max(...cells.map((row) => (row[column] ?? '').length)));
+  const widths = cells[0].map((_, column) =>
+    Math.max(...cells.map((row) => (row[column] ?? '').length)),
+  );
   const line = (row: string[], source: (string | number)[]) =>
     row
       .map((cell, column) =>
-        typeof source[column] === 'number' ? cell.padStart(widths[column]) : cell.padEnd(widths[column]),
+        typeof source[column] === 'number'
+          ? cell.padStart(widths[column])
+          : cell.padEnd(widths[column]),
       )
       .join('  ')
       .trimEnd();

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import { readSetting } from '../engine/log.js';
 import { CATALOG } from '../model/catalog.js';
-import { cacheDirectory } from '../model/resolve.js';
+import { cacheDirectory } from '../io/cache.js';
 import { table } from './format.js';
 
 /** Add the `models` command to the program. */

@@ -38,17 +38,37 @@ export function registerSegmentCommand(program: Command): void {
     .command('segment')
     .description('segment a volume with a pre-trained model and write the label volume')
     .argument('<volume>', 'input volume (.nii, .nii.gz, .mgh, .mgz)')
-    .option('-m, --model <name|dir>', "catalog name (see 'voxseg models') or model directory", 'model5_gw_ae')
+    .option(
+      '-m, --model <name|dir>',
+      "catalog name (see 'voxseg models') or model directory",
+      'model5_gw_ae',
+    )
     .requiredOption('-o, --output <file>', 'output label volume (.nii or .nii.gz)')
-    .option('-b, --backend <name>', 'auto, cuda, webgpu, wasm or reference (default: VOXSEG_BACKEND or auto)')
+    .option(
+      '-b, --backend <name>',
+      'auto, cuda, webgpu, wasm or reference (default: VOXSEG_BACKEND or auto)',
+    )
     .option('--preview <file.png>', 'also write a PNG of three orthogonal slices with the labels')
     .option('--overwrite', 'replace the output files if they exist')
     .option('--models-dir <dir>', 'local models directory (default: VOXSEG_MODELS)')
-    .option('--chunk-planes <n>', 'planes per streaming step (default: planned from the budget)', positiveInt)
+    .option(
+      '--chunk-planes <n>',
+      'planes per streaming step (default: planned from the budget)',
+      positiveInt,
+    )
     .option('--memory-budget <MiB>', 'activation memory budget in MiB (default 1024)', positiveInt)
-    .addOption(new Option('--normalization <method>', 'override the model recipe').choices(['minmax', 'quantile']))
+    .addOption(
+      new Option('--normalization <method>', 'override the model recipe').choices([
+        'minmax',
+        'quantile',
+      ]),
+    )
     .option('--crop-padding <voxels>', 'override the crop margin of the recipe', nonNegativeInt)
-    .option('--crop-threshold <fraction>', 'override the crop threshold (fraction of the maximum)', fraction)
+    .option(
+      '--crop-threshold <fraction>',
+      'override the crop threshold (fraction of the maximum)',
+      fraction,
+    )
     .option('--no-largest-component', 'keep every connected component')
     .option('--json', 'print the summary as JSON on stdout')
     .option('-q, --quiet', 'print only the result')
@@ -63,7 +83,11 @@ async function runSegment(input: string, flags: SegmentFlags): Promise<void> {
 
   const readStart = performance.now();
   const volume = await readVolume(input);
-  const model = await loadModelByName(flags.model, { modelsDir: flags.modelsDir }, recipeOverrides(flags));
+  const model = await loadModelByName(
+    flags.model,
+    { modelsDir: flags.modelsDir },
+    recipeOverrides(flags),
+  );
   const readMs = performance.now() - readStart;
   const { backend, reason } = await selectBackend(flags.backend);
   say(`backend: ${reason}`);
@@ -81,7 +105,9 @@ async function runSegment(input: string, flags: SegmentFlags): Promise<void> {
   const writeStart = performance.now();
   await writeVolume(flags.output, result.labels, { overwrite: flags.overwrite });
   if (flags.preview) {
-    const png = renderPreview(result.conformed.volume, result.conformed.labels, { colors: model.colors });
+    const png = renderPreview(result.conformed.volume, result.conformed.labels, {
+      colors: model.colors,
+    });
     await writeFileAtomic(flags.preview, png, { overwrite: flags.overwrite });
   }
   const timings = { read: readMs, ...result.timings, write: performance.now() - writeStart };
@@ -90,14 +116,20 @@ async function runSegment(input: string, flags: SegmentFlags): Promise<void> {
 
 /** Fail before any work when the outputs cannot be written. */
 function checkOutputs(flags: SegmentFlags): void {
-  for (const [option, path] of [['--output', flags.output], ['--preview', flags.preview]] as const) {
+  for (const [option, path] of [
+    ['--output', flags.output],
+    ['--preview', flags.preview],
+  ] as const) {
     if (!path) continue;
     const dir = dirname(resolve(path));
     if (!existsSync(dir) || !statSync(dir).isDirectory()) {
       throw expected('an existing directory', `the directory of ${option}`, dir, { file: path });
     }
     if (existsSync(path) && !flags.overwrite) {
-      throw new InputError(`${option} exists already`, { file: path, hint: 'pass --overwrite to replace it' });
+      throw new InputError(`${option} exists already`, {
+        file: path,
+        hint: 'pass --overwrite to replace it',
+      });
     }
   }
 }
@@ -130,7 +162,12 @@ function report(
     timingsMs: roundAll({ ...timings, total: totalMs }),
     memory: { ...result.memory, maxRssBytes: maxRss },
     crop: result.crop,
-    labels: counts.map((voxels, label) => ({ label, name: model.labelNames[label], voxels, ml: voxels * voxelMl })),
+    labels: counts.map((voxels, label) => ({
+      label,
+      name: model.labelNames[label],
+      voxels,
+      ml: voxels * voxelMl,
+    })),
   };
   if (flags.json) {
     console.log(JSON.stringify(summary, null, 2));
@@ -170,7 +207,8 @@ function positiveInt(value: string): number {
 
 function nonNegativeInt(value: string): number {
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('expected a non-negative integer');
+  if (!Number.isInteger(n) || n < 0)
+    throw new InvalidArgumentError('expected a non-negative integer');
   return n;
 }
 

@@ -1,10 +1,20 @@
 /**
  * A tiny levelled logger with subsystem tags and lazy messages.
  *
- * Debug switches (all read once, from `VOXSEG_LOG` in Node or `globalThis.VOXSEG_LOG`):
- * - `VOXSEG_LOG=debug|info|warn|error|silent` sets the level (default `info`).
- * - `VOXSEG_LOG=debug:wasm,model` enables debug only for those tags.
- * - `VOXSEG_DUMP_KERNEL=<name>` asks a GPU backend to print that kernel's shader source.
+ * Every setting voxseg reads, in one place (Node: environment; browsers: a global of the same
+ * name). Each is read where it is used, through {@link readSetting}.
+ * - `VOXSEG_LOG=debug|info|warn|error|silent` sets the level (default `info`);
+ *   `VOXSEG_LOG=debug:wasm,model` enables debug only for those tags.
+ * - `VOXSEG_BACKEND=auto|cuda|webgpu|wasm|reference` chooses the backend (default auto).
+ * - `VOXSEG_MODELS=<dir>` is the local models directory; `VOXSEG_MODEL_BASE_URL=<url>` replaces
+ *   the models' public source; `VOXSEG_CACHE=<dir>` moves the user cache (downloaded models,
+ *   auto's per-machine backend decisions).
+ * - `VOXSEG_WASM_THREADS=<n>` sets the wasm backend's threads (default: hardware concurrency).
+ * - `VOXSEG_CUDA_ADDON=<path>` tries that addon file first; `VOXSEG_CUDA_DEVICE=<index>` picks
+ *   the device (default 0); `VOXSEG_CUDA_CONV=auto|direct|implicit_gemm` forces a conv3d kernel.
+ * - `VOXSEG_DUMP_KERNEL=<name>` prints that GPU kernel's shader source when it is compiled.
+ * - `VOXSEG_POISON=1` fills every new output buffer with NaN / 0xA5 bytes before a kernel writes
+ *   it, so tests see any element a kernel forgot (vitest sets it).
  *
  * Messages may be functions, so a disabled debug line costs one comparison.
  */

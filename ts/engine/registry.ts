@@ -73,7 +73,9 @@ export async function getBackend(name: BackendName): Promise<Backend> {
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);
     failures.set(name, reason);
-    throw new BackendUnavailableError(`backend '${name}' is unavailable: ${reason}`, { cause: error });
+    throw new BackendUnavailableError(`backend '${name}' is unavailable: ${reason}`, {
+      cause: error,
+    });
   }
 }
 
@@ -99,8 +101,12 @@ export async function selectBackend(request?: string): Promise<BackendSelection>
 
   const chosen = probes.find((p) => p.available);
   if (!chosen?.backend) throw unavailable('no backend can run here');
-  const passed = probes.filter((p) => BACKEND_NAMES.indexOf(p.name) < BACKEND_NAMES.indexOf(chosen.name));
-  const why = passed.length ? `; skipped ${passed.map((p) => `${p.name}: ${p.reason}`).join('; ')}` : '';
+  const passed = probes.filter(
+    (p) => BACKEND_NAMES.indexOf(p.name) < BACKEND_NAMES.indexOf(chosen.name),
+  );
+  const why = passed.length
+    ? `; skipped ${passed.map((p) => `${p.name}: ${p.reason}`).join('; ')}`
+    : '';
   const reason = `${chosen.name} (auto: first available${why})`;
   log.debug(`backend: ${reason}`);
   return { backend: chosen.backend, reason, skipped };

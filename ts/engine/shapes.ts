@@ -103,7 +103,9 @@ export function requireLabels(t: Tensor, role: string): void {
 export function sliceShape(x: Tensor, axis: number, start: number, size: number): number[] {
   requireAxis(x, axis);
   if (!Number.isInteger(start) || !Number.isInteger(size) || start < 0 || size < 0) {
-    throw new VoxsegError(`expected a non-negative integer range for slice, received ${start}+${size}`);
+    throw new VoxsegError(
+      `expected a non-negative integer range for slice, received ${start}+${size}`,
+    );
   }
   if (start + size > x.shape[axis]) {
     throw new VoxsegError(
@@ -148,7 +150,10 @@ function requireAxis(x: Tensor, axis: number): void {
  * Strides (in elements) of an outer-to-inner index split around `axis`:
  * outer = product of dims before axis, inner = product after it.
  */
-export function axisSplit(shape: readonly number[], axis: number): { outer: number; inner: number } {
+export function axisSplit(
+  shape: readonly number[],
+  axis: number,
+): { outer: number; inner: number } {
   let outer = 1;
   let inner = 1;
   shape.forEach((dim, i) => {

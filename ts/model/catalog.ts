@@ -70,8 +70,16 @@ export const CATALOG: readonly CatalogEntry[] = [
     sourcePath: 'public/models/model5_gw_ae',
     files: [
       file('model.json', 9356, '7aabd59933bd3528f120107165f5dd577c5b749cf91fc2f949987d7bc620ce59'),
-      file('group1-shard1of1.bin', 22392, 'ca0d1b8ff72f8719d9525acaf9a1f1cb66dbb173b4ee1d7540f99e022cf4bfd8'),
-      file('colormap3.json', 137, '71f3ce5c5d9d0db1208937f55fa35b9970ce63c1a24753cf74c471fe9a3c27eb'),
+      file(
+        'group1-shard1of1.bin',
+        22392,
+        'ca0d1b8ff72f8719d9525acaf9a1f1cb66dbb173b4ee1d7540f99e022cf4bfd8',
+      ),
+      file(
+        'colormap3.json',
+        137,
+        '71f3ce5c5d9d0db1208937f55fa35b9970ce63c1a24753cf74c471fe9a3c27eb',
+      ),
     ],
     labelsFile: 'colormap3.json',
     classes: 3,
@@ -84,7 +92,11 @@ export const CATALOG: readonly CatalogEntry[] = [
     sourcePath: 'public/models/model11_gw_ae',
     files: [
       file('model.json', 9054, '09d1afa152a907a545ce814842613559fbfe2bfdaab0bc8708ea79cd3e17229c'),
-      file('group1-shard1of1.bin', 93160, '7f93edb82252cdc59e3faf3ae5a27622bc748d02db64df2cf429ad807891c261'),
+      file(
+        'group1-shard1of1.bin',
+        93160,
+        '7f93edb82252cdc59e3faf3ae5a27622bc748d02db64df2cf429ad807891c261',
+      ),
     ],
     classes: 3,
     recipe: recipe({ cropPadding: 0 }),
@@ -97,7 +109,11 @@ export const CATALOG: readonly CatalogEntry[] = [
     files: [
       file('model.json', 28897, '53932edad5330073bbac906049a31b84a2ca3d8c65d658feea848130004b984b'),
       file('model.bin', 348732, 'aecc03e3db596bfffab0ea1143f0848dbf4da4e317e04ef202986c6888cd467f'),
-      file('colormap.json', 137, '71f3ce5c5d9d0db1208937f55fa35b9970ce63c1a24753cf74c471fe9a3c27eb'),
+      file(
+        'colormap.json',
+        137,
+        '71f3ce5c5d9d0db1208937f55fa35b9970ce63c1a24753cf74c471fe9a3c27eb',
+      ),
     ],
     labelsFile: 'colormap.json',
     classes: 3,
@@ -111,7 +127,11 @@ export const CATALOG: readonly CatalogEntry[] = [
     files: [
       file('model.json', 28638, '57346ac8b66ebe8d92296b1cf9988143be4949b6ef9695a790ef3d7fba3fb81b'),
       file('model.bin', 385632, '725096439f64ece1ca45ec3c5115c9fa6004f6538cac3032b85966d3772b605e'),
-      file('colormap.json', 608, '10ebff5980dd2afe1a1407dd951d1258dfc95fec51641bab9b4a9b88d76808c5'),
+      file(
+        'colormap.json',
+        608,
+        '10ebff5980dd2afe1a1407dd951d1258dfc95fec51641bab9b4a9b88d76808c5',
+      ),
     ],
     labelsFile: 'colormap.json',
     classes: 18,
@@ -125,7 +145,11 @@ export const CATALOG: readonly CatalogEntry[] = [
     files: [
       file('model.json', 28638, 'd28521c0965e452c371314e4b5b4dcef7b19aa91241b17ef894ac24952139701'),
       file('model.bin', 784152, '7039651d91c4cee0b7b1ddfe93fe2f5cb9b71d99f5a126fdef407e2a36bb52d4'),
-      file('colormap.json', 608, '10ebff5980dd2afe1a1407dd951d1258dfc95fec51641bab9b4a9b88d76808c5'),
+      file(
+        'colormap.json',
+        608,
+        '10ebff5980dd2afe1a1407dd951d1258dfc95fec51641bab9b4a9b88d76808c5',
+      ),
     ],
     labelsFile: 'colormap.json',
     classes: 18,
@@ -139,7 +163,11 @@ export const CATALOG: readonly CatalogEntry[] = [
     files: [
       file('model.json', 28901, '105db3a77c49fb3e7d59c6e9506981e13223b76dcd4c4b407640d422409e5353'),
       file('model.bin', 788120, 'a7e597568dc7750c64cce8c64c4ca3ec7215716949efd741f19904da1baffa81'),
-      file('colormap.json', 1722, '3895b0c40b1ef299bda68ac79bce6f1bbbb6e28d9dd990ef121402c08bc34645'),
+      file(
+        'colormap.json',
+        1722,
+        '3895b0c40b1ef299bda68ac79bce6f1bbbb6e28d9dd990ef121402c08bc34645',
+      ),
     ],
     labelsFile: 'colormap.json',
     classes: 50,
@@ -152,8 +180,16 @@ export const CATALOG: readonly CatalogEntry[] = [
     sourcePath: 'public/models/model21_104class',
     files: [
       file('model.json', 8504, 'b80a9ac7dccaecc08d59a7f2285a1dce50305d317f505b437518773ab2b27446'),
-      file('group1-shard1of1.bin', 345488, '8a0aa1e2d94e5edc94c54aed900da978d2a1388bee4621cee05e473db64b84af'),
-      file('colormap.json', 3904, 'a450db760609a91a38b3ff1810a465841c39b1ff138cab005071c897ad0da069'),
+      file(
+        'group1-shard1of1.bin',
+        345488,
+        '8a0aa1e2d94e5edc94c54aed900da978d2a1388bee4621cee05e473db64b84af',
+      ),
+      file(
+        'colormap.json',
+        3904,
+        'a450db760609a91a38b3ff1810a465841c39b1ff138cab005071c897ad0da069',
+      ),
     ],
     labelsFile: 'colormap.json',
     classes: 104,
@@ -167,7 +203,11 @@ export const CATALOG: readonly CatalogEntry[] = [
     files: [
       file('model.json', 68331, '24d1bcccba736a83c80b336ca349297f4839ae08b8ec92ec72c5d6adb9afe76e'),
       file('model.bin', 584948, 'c9a01490fe2d13acc1515fd019b69db176ebe6f40c9b84aeb77f25acbc2ee0f3'),
-      file('colormap.json', 108, 'b29809105747c752c889036bb953744cbd63b67f25b9c1b0657eaf00841fd1bf'),
+      file(
+        'colormap.json',
+        108,
+        'b29809105747c752c889036bb953744cbd63b67f25b9c1b0657eaf00841fd1bf',
+      ),
     ],
     labelsFile: 'colormap.json',
     classes: 2,
@@ -180,7 +220,11 @@ export const CATALOG: readonly CatalogEntry[] = [
     sourcePath: 'v3/models/model11_50class',
     files: [
       file('model.json', 9650, '18b31ddadd4eb09f67296dc7424543196f153ae2ba4e1f29bfc39a2a7d13a924'),
-      file('group1-shard1of1.bin', 108528, '3b8c57b9ae0102db487224cf80852a2cdd5e30f7e94e488c82502a7d434f7472'),
+      file(
+        'group1-shard1of1.bin',
+        108528,
+        '3b8c57b9ae0102db487224cf80852a2cdd5e30f7e94e488c82502a7d434f7472',
+      ),
       file('labels.json', 1442, '871baed9f7a942fb7485c35d812dc5fc2664750ed6f00b4c24e3cd61176f7edc'),
     ],
     labelsFile: 'labels.json',
@@ -194,7 +238,11 @@ export const CATALOG: readonly CatalogEntry[] = [
     sourcePath: 'v3/models/model21_3class',
     files: [
       file('model.json', 9644, 'ebc3c12f504b9733ddf5cb12d44ebb4032e68feb35a035328e36587ed6a9f2cc'),
-      file('group1-shard1of1.bin', 384312, '70538f008561eb5d8069894f5cfbd8065af200703e46515785e8e2583f167a2a'),
+      file(
+        'group1-shard1of1.bin',
+        384312,
+        '70538f008561eb5d8069894f5cfbd8065af200703e46515785e8e2583f167a2a',
+      ),
       file('labels.json', 62, '6e4d9faf315734b3d1d4ea2d592f0e8cd15dbb4354a77555773dc2a94f6bb7bd'),
     ],
     labelsFile: 'labels.json',
@@ -208,7 +256,11 @@ export const CATALOG: readonly CatalogEntry[] = [
     sourcePath: 'v3/models/mnm_tfjs_me_test',
     files: [
       file('model.json', 7598, '2b9eaee870b0c7da8c1f508b123296028994eb651ca5092def238f694d998c47'),
-      file('group1-shard1of1.bin', 288888, 'b5e99eb5e5f68ca4f36a56061ccaf93b0703393249257766fe637a458e0f5efa'),
+      file(
+        'group1-shard1of1.bin',
+        288888,
+        'b5e99eb5e5f68ca4f36a56061ccaf93b0703393249257766fe637a458e0f5efa',
+      ),
       file('labels.json', 62, '6e4d9faf315734b3d1d4ea2d592f0e8cd15dbb4354a77555773dc2a94f6bb7bd'),
     ],
     labelsFile: 'labels.json',
@@ -226,6 +278,10 @@ export function catalogEntry(name: string): CatalogEntry | undefined {
 }
 
 /** The public URL of one file of a catalogued model at the pinned revision. */
-export function sourceUrl(entry: CatalogEntry, fileName: string, baseUrl = SOURCE_BASE_URL): string {
+export function sourceUrl(
+  entry: CatalogEntry,
+  fileName: string,
+  baseUrl = SOURCE_BASE_URL,
+): string {
   return `${baseUrl}/${SOURCE_REVISION}/${entry.sourcePath}/${fileName}`;
 }

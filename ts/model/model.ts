@@ -49,7 +49,10 @@ export async function loadModel(
   const labelsFile = entry?.labelsFile;
   const labels = labelsFile ? await readJson(read, labelsFile, source) : undefined;
   const names = labels ? parseLabelNames(JSON.stringify(labels), `${source}/${labelsFile}`) : {};
-  const labelNames = Array.from({ length: graph.outputChannels }, (_, i) => names[i] ?? `label ${i}`);
+  const labelNames = Array.from(
+    { length: graph.outputChannels },
+    (_, i) => names[i] ?? `label ${i}`,
+  );
   return {
     name: entry?.name ?? source,
     graph,

@@ -3,18 +3,24 @@
  * 1. an explicit path (a directory holding model.json, or the model.json itself);
  * 2. a catalog name found in the local models directory (`VOXSEG_MODELS` or the option),
  *    laid out like brainchop's data (`models/<name>`, `v3_models/<name>`) or flat (`<name>`);
- * 3. the user cache (`VOXSEG_CACHE`, else `$XDG_CACHE_HOME/voxseg`, else `~/.cache/voxseg`);
+ * 3. the user cache (ts/io/cache.ts: `VOXSEG_CACHE`, else the platform's cache directory);
  * 4. a download from the model's public source at the pinned revision into that cache, each
  *    file checked against its pinned size and sha256 before it is kept.
  */
 import { createHash } from 'node:crypto';
 import { existsSync, statSync } from 'node:fs';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { didYouMean, InputError, VoxsegError } from '../engine/errors.js';
 import { logger, readSetting } from '../engine/log.js';
-import { CATALOG, type CatalogEntry, catalogEntry, type CatalogFile, sourceUrl } from './catalog.js';
+import { cacheDirectory } from '../io/cache.js';
+import {
+  CATALOG,
+  type CatalogEntry,
+  catalogEntry,
+  type CatalogFile,
+  sourceUrl,
+} from './catalog.js';
 import { loadModel, type LoadedModel } from './model.js';
 import type { ModelRecipe } from './catalog.js';
 
@@ -44,7 +50,10 @@ export interface ResolvedModel {
  *
  * @throws InputError naming the model and every place looked, with a did-you-mean for names.
  */
-export async function resolveModel(spec: string, options: ResolveOptions = {}): Promise<ResolvedModel> {
+export async function resolveModel(
+  spec: string,
+  options: ResolveOptions = {},
+): Promise<ResolvedModel> {
   const asPath = resolve(spec);
   if (existsSync(asPath)) {
     const dir = statSync(asPath).isDirectory() ? asPath : dirname(asPath);
@@ -52,7 +61,10 @@ export async function resolveModel(spec: string, options: ResolveOptions = {}): 
   }
   const entry = catalogEntry(spec);
   if (!entry) {
-    const hint = didYouMean(spec, CATALOG.map((e) => e.name));
+    const hint = didYouMean(
+      spec,
+      CATALOG.map((e) => e.name),
+    );
     throw new InputError(
       `'${spec}' is neither a model directory nor a catalog model (see 'voxseg models')`,
       { field: '--model', value: spec, hint: hint || undefined },
@@ -69,7 +81,7 @@ export async function resolveModel(spec: string, options: ResolveOptions = {}): 
     }
   }
 
-  const cached = join(cacheDirectory(options), 'models', entry.name);
+  const cached = join(options.cacheDir ?? cacheDirectory(), 'models', entry.name);
   looked.push(cached);
   if (await filesPresentAndValid(entry, cached)) return { dir: cached, entry, origin: 'cache' };
   if (options.download === false) {
@@ -92,7 +104,12 @@ export async function loadModelByName(
   recipe: Partial<ModelRecipe> = {},
 ): Promise<LoadedModel & { resolved: ResolvedModel }> {
   const resolved = await resolveModel(spec, options);
-  const model = await loadModel((name) => readModelFile(resolved.dir, name), resolved.dir, resolved.entry, recipe);
+  const model = await loadModel(
+    (name) => readModelFile(resolved.dir, name),
+    resolved.dir,
+    resolved.entry,
+    recipe,
+  );
   return { ...model, resolved };
 }
 
@@ -109,16 +126,6 @@ export async function readModelFile(dir: string, name: string): Promise<Uint8Arr
   }
 }
 
-/** The user cache directory for models and calibration results. */
-export function cacheDirectory(options: Pick<ResolveOptions, 'cacheDir'> = {}): string {
-  const xdg = readSetting('XDG_CACHE_HOME');
-  return (
-    options.cacheDir ??
-    readSetting('VOXSEG_CACHE') ??
-    join(xdg && xdg.length > 0 ? xdg : join(homedir(), '.cache'), 'voxseg')
-  );
-}
-
 async function verifyFiles(entry: CatalogEntry, dir: string): Promise<void> {
   for (const file of entry.files) {
     const bytes = await readModelFile(dir, file.name);
@@ -132,7 +139,9 @@ async function filesPresentAndValid(entry: CatalogEntry, dir: string): Promise<b
     await verifyFiles(entry, dir);
     return true;
   } catch (error) {
-    log.warn(`cached model ${entry.name} is damaged, downloading again: ${(error as Error).message}`);
+    log.warn(
+      `cached model ${entry.name} is damaged, downloading again: ${(error as Error).message}`,
+    );
     return false;
   }
 }

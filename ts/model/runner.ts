@@ -51,8 +51,7 @@ export interface PreparedModel {
 }
 
 type PreparedLayer =
-  | { layer: Exclude<Layer, ConvLayer> }
-  | { layer: ConvLayer; weight: Tensor; bias: Tensor | null };
+  { layer: Exclude<Layer, ConvLayer> } | { layer: ConvLayer; weight: Tensor; bias: Tensor | null };
 
 /** Upload a graph's weights to a backend once. */
 export async function prepareModel(backend: Backend, graph: ModelGraph): Promise<PreparedModel> {
@@ -106,14 +105,24 @@ export async function runModel(
   backend.resetPeak();
   const stages = splitStages(model.layers);
   let source = await backend.upload(input, [1, channels, d, h, w]);
-  const result: RunResult = { chunkPlanes: plan.chunkPlanes, plannedBytes: plan.plannedBytes, peakBytes: 0 };
+  const result: RunResult = {
+    chunkPlanes: plan.chunkPlanes,
+    plannedBytes: plan.plannedBytes,
+    peakBytes: 0,
+  };
 
   for (const [index, stage] of stages.entries()) {
     const progress = (fraction: number) => options.onProgress?.((index + fraction) / stages.length);
     const last = index === stages.length - 1;
     if (stage.norm) source = await normalise(backend, source, stage.norm);
     if (last && (options.output ?? 'labels') === 'labels') {
-      result.labels = await streamToLabels(backend, stage.layers, source, plan.chunkPlanes, progress);
+      result.labels = await streamToLabels(
+        backend,
+        stage.layers,
+        source,
+        plan.chunkPlanes,
+        progress,
+      );
       continue;
     }
     source = await streamToTensor(backend, stage.layers, source, plan.chunkPlanes, progress);
@@ -311,7 +320,8 @@ export function planChunks(
   options: Pick<RunOptions, 'chunkPlanes' | 'memoryBudget'> = {},
 ): { chunkPlanes: number; plannedBytes: number } {
   const [d, h, w] = dims;
-  const bytesFor = (planes: number) => 4 * h * w * (fixedPlanes(graph, d) + streamPlanes(graph, planes));
+  const bytesFor = (planes: number) =>
+    4 * h * w * (fixedPlanes(graph, d) + streamPlanes(graph, planes));
   if (options.chunkPlanes) {
     const chunkPlanes = Math.max(1, Math.min(d, Math.floor(options.chunkPlanes)));
     return { chunkPlanes, plannedBytes: bytesFor(chunkPlanes) };

@@ -85,7 +85,12 @@ export async function parseTfjsModel(
   if (!layers.some((layer) => layer.kind === 'conv3d')) {
     throw new InputError('model has no Conv3D layer', { file, field: 'modelTopology' });
   }
-  return { source, inputChannels: first, outputChannels: channels, layers: fuseActivations(layers) };
+  return {
+    source,
+    inputChannels: first,
+    outputChannels: channels,
+    layers: fuseActivations(layers),
+  };
 }
 
 /** The model's layers in execution order; only a single chain is supported. */
@@ -95,7 +100,9 @@ function orderedLayers(topology: unknown, file: string): KerasLayer[] {
   const config = modelConfig?.config as { layers?: KerasLayer[] } | KerasLayer[] | undefined;
   const layers = Array.isArray(config) ? config : config?.layers;
   if (!Array.isArray(layers) || layers.length === 0) {
-    throw expected('a list of layers', 'modelTopology.model_config.config.layers', layers, { file });
+    throw expected('a list of layers', 'modelTopology.model_config.config.layers', layers, {
+      file,
+    });
   }
 
   const byName = new Map(layers.map((layer) => [layerName(layer), layer]));
@@ -103,7 +110,10 @@ function orderedLayers(topology: unknown, file: string): KerasLayer[] {
   for (const layer of layers) {
     const inbound = inboundNames(layer);
     const previous = ordered[ordered.length - 1];
-    if (inbound.length > 1 || (previous && inbound.length === 1 && inbound[0] !== layerName(previous))) {
+    if (
+      inbound.length > 1 ||
+      (previous && inbound.length === 1 && inbound[0] !== layerName(previous))
+    ) {
       throw new InputError(
         `only single-chain models are supported: layer '${layerName(layer)}' takes ` +
           `[${inbound.join(', ')}]`,
@@ -111,7 +121,9 @@ function orderedLayers(topology: unknown, file: string): KerasLayer[] {
       );
     }
     if (inbound.some((name) => !byName.has(name))) {
-      throw expected('an existing layer', `inbound_nodes of '${layerName(layer)}'`, inbound, { file });
+      throw expected('an existing layer', `inbound_nodes of '${layerName(layer)}'`, inbound, {
+        file,
+      });
     }
     ordered.push(layer);
   }
@@ -130,7 +142,8 @@ function layerName(layer: KerasLayer): string {
 
 function inputChannels(layers: KerasLayer[], file: string): number {
   const input = layers.find((layer) => layer.class_name === 'InputLayer') ?? layers[0];
-  const shape = (input.config.batch_input_shape ?? input.config.batch_shape) as number[] | undefined;
+  const shape = (input.config.batch_input_shape ?? input.config.batch_shape) as
+    number[] | undefined;
   if (!shape || shape.length !== 5) {
     throw expected('a 5D batch_input_shape [N, D, H, W, C]', 'batch_input_shape', shape, { file });
   }
@@ -155,18 +168,27 @@ function convertLayer(
       const layers: Layer[] = [conv];
       if (name.endsWith(options.instanceNormSuffix ?? '_gn')) {
         const eps = options.instanceNormEps ?? 1e-5;
-        layers.push({ kind: 'instanceNorm', name: `${name}/norm`, eps, activation: { kind: 'linear' } });
+        layers.push({
+          kind: 'instanceNorm',
+          name: `${name}/norm`,
+          eps,
+          activation: { kind: 'linear' },
+        });
       }
       const activation = parseActivation(config.activation, name, file);
       if (activation.kind !== 'linear') layers.push({ kind: 'activation', name, activation });
       return layers;
     }
     case 'Activation':
-      return [{ kind: 'activation', name, activation: parseActivation(config.activation, name, file) }];
+      return [
+        { kind: 'activation', name, activation: parseActivation(config.activation, name, file) },
+      ];
     case 'ReLU':
       return [{ kind: 'activation', name, activation: { kind: 'relu' } }];
     case 'ELU':
-      return [{ kind: 'activation', name, activation: { kind: 'elu', alpha: Number(config.alpha ?? 1) } }];
+      return [
+        { kind: 'activation', name, activation: { kind: 'elu', alpha: Number(config.alpha ?? 1) } },
+      ];
     case 'LeakyReLU': {
       const alpha = Number(config.alpha ?? config.negative_slope ?? 0.3);
       return [{ kind: 'activation', name, activation: { kind: 'leakyRelu', alpha } }];
@@ -283,9 +305,18 @@ function convPadding(
   return span.map((s) => s / 2) as [number, number, number];
 }
 
-function triple(value: unknown, field: string, name: string, file: string): [number, number, number] {
+function triple(
+  value: unknown,
+  field: string,
+  name: string,
+  file: string,
+): [number, number, number] {
   const list = typeof value === 'number' ? [value, value, value] : value;
-  if (!Array.isArray(list) || list.length !== 3 || !list.every((v) => Number.isInteger(v) && v > 0)) {
+  if (
+    !Array.isArray(list) ||
+    list.length !== 3 ||
+    !list.every((v) => Number.isInteger(v) && v > 0)
+  ) {
     throw expected('three positive integers', `${field} of '${name}'`, value, { file });
   }
   return list as [number, number, number];
@@ -313,7 +344,11 @@ function parseActivation(value: unknown, name: string, file: string): Activation
   return { kind };
 }
 
-function lookupWeight(weights: Map<string, Float32Array>, name: string, file: string): Float32Array {
+function lookupWeight(
+  weights: Map<string, Float32Array>,
+  name: string,
+  file: string,
+): Float32Array {
   const exact = weights.get(name);
   if (exact) return exact;
   const suffixed = [...weights.keys()].filter((key) => key.endsWith(`/${name}`));
@@ -346,7 +381,11 @@ async function readWeights(
         throw new InputError(
           `weight shard is short: [${group.paths.join(', ')}] holds ${bytes.length} bytes, but ` +
             `the manifest needs at least ${offset + count * 4} (weight '${entry.name}')`,
-          { file: `${source}/${group.paths[group.paths.length - 1]}`, field: 'size', value: bytes.length },
+          {
+            file: `${source}/${group.paths[group.paths.length - 1]}`,
+            field: 'size',
+            value: bytes.length,
+          },
         );
       }
       weights.set(entry.name, littleEndianFloats(bytes, offset, count));

@@ -31,7 +31,8 @@ export function renderPreview(
   const [nx, ny, nz] = volume.dims;
   const [cx, cy, cz] = labelCentre(labels, volume.dims);
   const grey = greyLevels(volume);
-  const colours = (label: number) => visibleColour(options.colors?.[label]) ?? generatedColour(label);
+  const colours = (label: number) =>
+    visibleColour(options.colors?.[label]) ?? generatedColour(label);
   const opacity = options.opacity ?? 0.5;
 
   // Each view maps an image pixel (column u, row v) to a voxel index.
@@ -54,7 +55,8 @@ export function renderPreview(
         const label = labels[index];
         const colour: Rgb = label > 0 ? colours(label) : [base, base, base];
         const mix = label > 0 ? opacity : 0;
-        for (let c = 0; c < 3; c++) rgba[pixel + c] = Math.round(base * (1 - mix) + colour[c] * mix);
+        for (let c = 0; c < 3; c++)
+          rgba[pixel + c] = Math.round(base * (1 - mix) + colour[c] * mix);
         rgba[pixel + 3] = 255;
       }
     }

@@ -108,7 +108,11 @@ export async function segment(
     conformed: { volume: conformed.volume, labels: post.full },
     timings,
     crop: box,
-    memory: { plannedBytes: run.plannedBytes, peakBytes: run.peakBytes, chunkPlanes: run.chunkPlanes },
+    memory: {
+      plannedBytes: run.plannedBytes,
+      peakBytes: run.peakBytes,
+      chunkPlanes: run.chunkPlanes,
+    },
     components: post.components,
   };
 }

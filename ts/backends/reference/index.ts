@@ -84,7 +84,13 @@ export class ReferenceBackend implements Backend {
   }
 
   async zeros(shape: readonly number[], dtype: DType): Promise<Tensor> {
-    return this.wrap(allocHost(dtype, shape.reduce((a, b) => a * b, 1)), shape);
+    return this.wrap(
+      allocHost(
+        dtype,
+        shape.reduce((a, b) => a * b, 1),
+      ),
+      shape,
+    );
   }
 
   release(tensor: Tensor): void {
@@ -186,7 +192,9 @@ export class ReferenceBackend implements Backend {
   private wrap(data: HostArray, shape: readonly number[]): Tensor {
     const tensor = makeTensor(this.name, shape, dtypeOf(data)!, data);
     if (tensor.size !== data.length) {
-      throw new VoxsegError(`expected ${tensor.size} elements for shape [${shape}], received ${data.length}`);
+      throw new VoxsegError(
+        `expected ${tensor.size} elements for shape [${shape}], received ${data.length}`,
+      );
     }
     this.memoryTracker.allocate(data.byteLength);
     return tensor;

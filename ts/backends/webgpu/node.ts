@@ -6,12 +6,11 @@
  * on OpenGL at feature level `compatibility` with `EGL_PLATFORM=surfaceless` (Mesa's llvmpipe
  * on machines without a GPU).
  *
- * Setting: `VOXSEG_CACHE_DIR` overrides the cache directory (default: XDG_CACHE_HOME or
- * ~/.cache on Linux, ~/Library/Caches on macOS, LOCALAPPDATA on Windows, then `voxseg/`).
+ * The decisions live in the user cache directory (see ts/io/cache.ts, `VOXSEG_CACHE`).
  */
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
-import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { cacheDirectory } from '../../io/cache.js';
 import type { AutoDecision, DecisionStore } from './calibration.js';
 import { setDecisionStore } from './factory.js';
 import { type GpuProvider, registerGpuProvider } from './providers.js';
@@ -38,15 +37,6 @@ export const dawnGpuProvider: GpuProvider = {
     return 'Dawn found no adapter on its default backend nor on OpenGL';
   },
 };
-
-/** The directory voxseg caches machine facts in. */
-export function cacheDirectory(): string {
-  const env = process.env;
-  if (env.VOXSEG_CACHE_DIR) return env.VOXSEG_CACHE_DIR;
-  if (process.platform === 'win32' && env.LOCALAPPDATA) return join(env.LOCALAPPDATA, 'voxseg');
-  if (process.platform === 'darwin') return join(homedir(), 'Library', 'Caches', 'voxseg');
-  return join(env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'voxseg');
-}
 
 /**
  * Decisions in `<directory>/webgpu-auto.json`, written atomically (temp file, rename).
