@@ -5,6 +5,7 @@ import { conv3dParams, type Backend } from '../ts/engine/backend.js';
 import type { Tensor } from '../ts/engine/tensor.js';
 import type { Layer, ModelGraph } from '../ts/model/graph.js';
 import { planChunks, prepareModel, runModel } from '../ts/model/runner.js';
+import { backendsUnderTest } from './helpers/backends.js';
 import { expectClose } from './helpers/compare.js';
 import { randomFloats } from './helpers/random.js';
 
@@ -111,4 +112,29 @@ describe('streaming runner', () => {
     expect(small.chunkPlanes).toBeLessThan(256);
     expect(small.plannedBytes).toBeLessThanOrEqual(2 ** 30);
   });
+});
+
+describe('streaming runner on every backend', async () => {
+  const dims = [13, 9, 7] as const;
+  const input = randomFloats(13 * 9 * 7, 8, 0, 1);
+  const expected = await plainRun(new ReferenceBackend(), testGraph(), input, [...dims]);
+
+  for (const { name, backend, skipReason } of await backendsUnderTest()) {
+    it.skipIf(!backend)(
+      `${name}: streamed chunks equal the reference's untiled run${skipReason ? ` (skipped: ${skipReason})` : ''}`,
+      async () => {
+        const model = await prepareModel(backend!, testGraph());
+        for (const chunkPlanes of [1, 4, 13]) {
+          const result = await runModel(model, input, dims, { chunkPlanes, output: 'logits' });
+          expectClose(
+            result.logits!,
+            expected,
+            { atol: 1e-4, rtol: 1e-4 },
+            `${name} chunk ${chunkPlanes}`,
+          );
+        }
+        model.release();
+      },
+    );
+  }
 });

@@ -1,0 +1,386 @@
+/**
+ * conv3d_direct: direct 3D convolution vectorised along x (W), register-blocked over
+ * OC_BLOCK = 6 output channels x 2 vectors of 4 x-positions (12 independent accumulators).
+ *
+ * Scheme, per batch item, output planes in order:
+ * 1. conv3d_pad_input pads input planes (H and W) into a ring of `ringDepth` planes per
+ *    channel, each plane once, as the output planes advance; rows are split into `strideW`
+ *    phases (phase r holds padded x = r, r + sW, r + 2 sW, ...), so the inputs of 4
+ *    consecutive outputs are 4 consecutive floats for every stride and dilation. Planes
+ *    outside [0, D) are one shared zero plane. The inner loop needs no bounds tests.
+ * 2. conv3d_pack_weights (once per weight tensor) interleaves OC_BLOCK output channels per
+ *    tap, so each tap broadcasts its weights with v128.load32_splat from one cache line.
+ * 3. conv3d_direct, per (output plane, group, channel block), writes the address of every
+ *    tap's input plane row (input channel, kz, ky, kx) into a table, runs a flat loop over the
+ *    taps per block of outputs, accumulating a row into a per-thread scratch, then applies
+ *    bias (the accumulators start from it) and the fused activation while copying the valid
+ *    outputs out.
+ * Output channels beyond Cout / groups in the last block have zero weights and are not stored.
+ *
+ * Where it is slower than it could be: the last channel block is padded to 6 (16 channels
+ * compute 18; a 4-channel x 3-vector block for remainders would save ~5 % there), depthwise
+ * convolutions fill one channel slot of six (a kernel vectorised over channels would suit
+ * them), and each tap loads its address from the table (a kernel unrolled for a fixed 3x3x3
+ * would not).
+ */
+import { activateRow } from './activation';
+
+/** Output channels per register block; the packed weight layout depends on it. */
+export const OC_BLOCK = 6;
+
+/**
+ * One conv3d call's geometry, written by the host as consecutive 32-bit fields in this order.
+ * Sizes are in elements unless named otherwise; pointers are byte addresses.
+ */
+@unmanaged
+export class Conv3dJob {
+  /** Input of one batch item: (Cin, D, H, W). */
+  x: usize;
+  /** Padded planes: (Cin, ringDepth, Hp, strideW * phaseLen); input plane z at z % ringDepth. */
+  ring: usize;
+  /** One padded plane of zeros: (Hp, strideW * phaseLen), for planes outside [0, D). */
+  zero: usize;
+  cin: i32;
+  d: i32;
+  h: i32;
+  w: i32;
+  padD: i32;
+  padH: i32;
+  padW: i32;
+  ringDepth: i32;
+  /** conv3d_pad_input pads input planes [padFrom, padFrom + padCount). */
+  padFrom: i32;
+  padCount: i32;
+  /** Padded height H + 2 padH. */
+  hp: i32;
+  strideW: i32;
+  /** Floats per phase of a padded row; a padded row holds strideW * phaseLen floats. */
+  phaseLen: i32;
+  /** Packed weights: (groups, ocBlocks, taps, OC_BLOCK). */
+  weights: usize;
+  /** Byte offset of each (ky, kx) tap within a padded plane: (KH * KW) int32. */
+  planeTaps: usize;
+  /** KH * KW. */
+  tapsPerPlane: i32;
+  kd: i32;
+  dilationD: i32;
+  /** Rows are visited in dilationH interleaved passes, so consecutive rows share inputs. */
+  dilationH: i32;
+  /** Taps per output: Cin / groups * KD * KH * KW. */
+  taps: i32;
+  /** Packed bias: (groups, ocBlocks, OC_BLOCK). */
+  bias: usize;
+  /** Output of one batch item: (Cout, OD, OH, OW). */
+  out: usize;
+  groups: i32;
+  ocBlocks: i32;
+  coutPerGroup: i32;
+  /** Output plane of item 0 of this run. */
+  outZ: i32;
+  oh: i32;
+  ow: i32;
+  /** OW rounded up to a multiple of 4: the scratch row length. */
+  owPad: i32;
+  strideD: i32;
+  strideH: i32;
+  /** Elements per output channel: OD * OH * OW. */
+  outChannelStride: i32;
+  activation: i32;
+  alpha: f32;
+}
+
+/** Size in bytes of the Conv3dJob record, for the host's layout check. */
+export function conv3d_job_bytes(): i32 {
+  return <i32>offsetof<Conv3dJob>();
+}
+
+/**
+ * Repack weights for conv3d_direct. w: (Cout, Cin / groups, KD, KH, KW) float32 ->
+ * packed: (groups, ceil(Cout / groups / OC_BLOCK), Cin / groups * KD * KH * KW, OC_BLOCK),
+ * missing output channels zero.
+ */
+export function conv3d_pack_weights(
+  w: usize,
+  packed: usize,
+  coutPerGroup: i32,
+  groups: i32,
+  taps: i32,
+): void {
+  const ocBlocks = (coutPerGroup + OC_BLOCK - 1) / OC_BLOCK;
+  let dst = packed;
+  for (let g = 0; g < groups; g++) {
+    for (let block = 0; block < ocBlocks; block++) {
+      for (let t = 0; t < taps; t++) {
+        for (let o = 0; o < OC_BLOCK; o++) {
+          const oc = block * OC_BLOCK + o;
+          const src = w + ((<usize>(g * coutPerGroup + oc) * taps + t) << 2);
+          store<f32>(dst, oc < coutPerGroup ? load<f32>(src) : 0);
+          dst += 4;
+        }
+      }
+    }
+  }
+}
+
+/** Bytes of one padded plane: Hp rows of strideW * phaseLen floats. */
+function planeBytes(job: Conv3dJob): usize {
+  return (<usize>(job.hp * job.strideW * job.phaseLen)) << 2;
+}
+
+/**
+ * Pad input planes into the ring, items [itemStart, itemEnd) with item = c * padCount + k for
+ * input plane z = padFrom + k (within [0, D)). Reads job.x (Cin, D, H, W); writes the ring
+ * (Cin, ringDepth, Hp, strideW * phaseLen) at plane z % ringDepth, zeros around the input.
+ */
+export function conv3d_pad_input(job: Conv3dJob, itemStart: i32, itemEnd: i32): void {
+  const bytes = planeBytes(job);
+  for (let item = itemStart; item < itemEnd; item++) {
+    const c = item / job.padCount;
+    const z = job.padFrom + (item % job.padCount);
+    const dst = job.ring + <usize>(c * job.ringDepth + (z % job.ringDepth)) * bytes;
+    const src = job.x + ((<usize>((c * job.d + z) * job.h) * job.w) << 2);
+    padPlane(job, src, dst, job.strideW * job.phaseLen);
+  }
+}
+
+/** Pad one input plane (H, W) into Hp phase-split rows. */
+function padPlane(job: Conv3dJob, src: usize, dst: usize, rowLen: i32): void {
+  const rowBytes = (<usize>rowLen) << 2;
+  for (let yp = 0; yp < job.hp; yp++) {
+    const iy = yp - job.padH;
+    const row = dst + <usize>yp * rowBytes;
+    if (iy < 0 || iy >= job.h) {
+      memory.fill(row, 0, rowBytes);
+    } else if (job.strideW == 1) {
+      padRowContiguous(src + ((<usize>(iy * job.w)) << 2), row, job.w, job.padW, rowLen);
+    } else {
+      padRowPhases(src + ((<usize>(iy * job.w)) << 2), row, job);
+    }
+  }
+}
+
+/** One padded row for stride 1: zeros, the W inputs, zeros up to rowLen. */
+function padRowContiguous(src: usize, row: usize, w: i32, padW: i32, rowLen: i32): void {
+  const lead = min(padW, rowLen);
+  memory.fill(row, 0, (<usize>lead) << 2);
+  const copied = max(0, min(w, rowLen - padW));
+  memory.copy(row + ((<usize>lead) << 2), src, (<usize>copied) << 2);
+  const tail = rowLen - lead - copied;
+  if (tail > 0) memory.fill(row + ((<usize>(lead + copied)) << 2), 0, (<usize>tail) << 2);
+}
+
+/** One padded row split into strideW phases: phase r, index j holds padded x = j sW + r. */
+function padRowPhases(src: usize, row: usize, job: Conv3dJob): void {
+  const sw = job.strideW;
+  for (let r = 0; r < sw; r++) {
+    const phase = row + ((<usize>(r * job.phaseLen)) << 2);
+    for (let j = 0; j < job.phaseLen; j++) {
+      const ix = j * sw + r - job.padW;
+      const value = ix >= 0 && ix < job.w ? load<f32>(src + ((<usize>ix) << 2)) : <f32>0;
+      store<f32>(phase + ((<usize>j) << 2), value);
+    }
+  }
+}
+
+/**
+ * The multiply-add of the inner loops: fused (relaxed SIMD's f32x4.relaxed_madd) in the
+ * relaxed-simd builds, a separate mul and add (rounded twice) otherwise.
+ */
+class Fma {
+  /** acc + s * x on four lanes. */
+  @inline
+  static madd(acc: v128, s: v128, x: v128): v128 {
+    if (ASC_FEATURE_RELAXED_SIMD) return f32x4.relaxed_madd(s, x, acc);
+    return f32x4.add(acc, f32x4.mul(s, x));
+  }
+}
+
+/**
+ * 6 output channels x 8 x-positions over all taps. src: byte offset of the outputs' row and
+ * x within a padded plane, added to each tap's address; w: packed (taps, 6); bias: (6);
+ * dst: (6, rowStride bytes) scratch rows.
+ */
+function block6x2(
+  src: usize,
+  w: usize,
+  addresses: usize,
+  taps: i32,
+  bias: usize,
+  dst: usize,
+  rowStride: usize,
+): void {
+  let a00 = v128.load32_splat(bias),
+    a01 = a00;
+  let a10 = v128.load32_splat(bias, 4),
+    a11 = a10;
+  let a20 = v128.load32_splat(bias, 8),
+    a21 = a20;
+  let a30 = v128.load32_splat(bias, 12),
+    a31 = a30;
+  let a40 = v128.load32_splat(bias, 16),
+    a41 = a40;
+  let a50 = v128.load32_splat(bias, 20),
+    a51 = a50;
+  let wp = w;
+  const end = addresses + ((<usize>taps) << 2);
+  for (let op = addresses; op < end; op += 4) {
+    const p = src + <usize>load<i32>(op);
+    const x0 = v128.load(p);
+    const x1 = v128.load(p, 16);
+    let s = v128.load32_splat(wp);
+    a00 = Fma.madd(a00, s, x0);
+    a01 = Fma.madd(a01, s, x1);
+    s = v128.load32_splat(wp, 4);
+    a10 = Fma.madd(a10, s, x0);
+    a11 = Fma.madd(a11, s, x1);
+    s = v128.load32_splat(wp, 8);
+    a20 = Fma.madd(a20, s, x0);
+    a21 = Fma.madd(a21, s, x1);
+    s = v128.load32_splat(wp, 12);
+    a30 = Fma.madd(a30, s, x0);
+    a31 = Fma.madd(a31, s, x1);
+    s = v128.load32_splat(wp, 16);
+    a40 = Fma.madd(a40, s, x0);
+    a41 = Fma.madd(a41, s, x1);
+    s = v128.load32_splat(wp, 20);
+    a50 = Fma.madd(a50, s, x0);
+    a51 = Fma.madd(a51, s, x1);
+    wp += OC_BLOCK << 2;
+  }
+  v128.store(dst, a00);
+  v128.store(dst, a01, 16);
+  v128.store(dst + rowStride, a10);
+  v128.store(dst + rowStride, a11, 16);
+  v128.store(dst + 2 * rowStride, a20);
+  v128.store(dst + 2 * rowStride, a21, 16);
+  v128.store(dst + 3 * rowStride, a30);
+  v128.store(dst + 3 * rowStride, a31, 16);
+  v128.store(dst + 4 * rowStride, a40);
+  v128.store(dst + 4 * rowStride, a41, 16);
+  v128.store(dst + 5 * rowStride, a50);
+  v128.store(dst + 5 * rowStride, a51, 16);
+}
+
+/** 6 output channels x 4 x-positions (the row remainder); layout as block6x2. */
+function block6x1(
+  src: usize,
+  w: usize,
+  addresses: usize,
+  taps: i32,
+  bias: usize,
+  dst: usize,
+  rowStride: usize,
+): void {
+  let a0 = v128.load32_splat(bias);
+  let a1 = v128.load32_splat(bias, 4);
+  let a2 = v128.load32_splat(bias, 8);
+  let a3 = v128.load32_splat(bias, 12);
+  let a4 = v128.load32_splat(bias, 16);
+  let a5 = v128.load32_splat(bias, 20);
+  let wp = w;
+  const end = addresses + ((<usize>taps) << 2);
+  for (let op = addresses; op < end; op += 4) {
+    const x0 = v128.load(src + <usize>load<i32>(op));
+    a0 = Fma.madd(a0, v128.load32_splat(wp), x0);
+    a1 = Fma.madd(a1, v128.load32_splat(wp, 4), x0);
+    a2 = Fma.madd(a2, v128.load32_splat(wp, 8), x0);
+    a3 = Fma.madd(a3, v128.load32_splat(wp, 12), x0);
+    a4 = Fma.madd(a4, v128.load32_splat(wp, 16), x0);
+    a5 = Fma.madd(a5, v128.load32_splat(wp, 20), x0);
+    wp += OC_BLOCK << 2;
+  }
+  v128.store(dst, a0);
+  v128.store(dst + rowStride, a1);
+  v128.store(dst + 2 * rowStride, a2);
+  v128.store(dst + 3 * rowStride, a3);
+  v128.store(dst + 4 * rowStride, a4);
+  v128.store(dst + 5 * rowStride, a5);
+}
+
+/**
+ * Convolve work items [itemStart, itemEnd), item = (z * groups + g) * ocBlocks + b (output
+ * plane job.outZ + z, group g, output-channel block b). Reads the padded ring; writes job.out
+ * (Cout, OD, OH, OW). scratch, private to the caller: (OC_BLOCK, owPad) float32 rows, then
+ * (taps) int32 tap addresses.
+ */
+export function conv3d_direct(job: Conv3dJob, scratch: usize, itemStart: i32, itemEnd: i32): void {
+  const perPlane = job.groups * job.ocBlocks;
+  const addresses = scratch + ((<usize>(OC_BLOCK * job.owPad)) << 2);
+  for (let item = itemStart; item < itemEnd; item++) {
+    const z = job.outZ + item / perPlane;
+    const g = (item % perPlane) / job.ocBlocks;
+    const block = item % job.ocBlocks;
+    writeTapAddresses(job, addresses, z, g);
+    convolvePlane(job, scratch, addresses, z, g, block);
+  }
+}
+
+/**
+ * The address of every tap (input channel, kz, ky, kx) of output plane z, group g: the padded
+ * plane of that channel and depth (or the zero plane) plus the in-plane offset of (ky, kx).
+ */
+function writeTapAddresses(job: Conv3dJob, addresses: usize, z: i32, g: i32): void {
+  const bytes = planeBytes(job);
+  const cinPerGroup = job.cin / job.groups;
+  let at = addresses;
+  for (let i = 0; i < cinPerGroup; i++) {
+    const c = g * cinPerGroup + i;
+    for (let kz = 0; kz < job.kd; kz++) {
+      const iz = z * job.strideD + kz * job.dilationD - job.padD;
+      const inside = iz >= 0 && iz < job.d;
+      const plane = inside
+        ? job.ring + <usize>(c * job.ringDepth + (iz % job.ringDepth)) * bytes
+        : job.zero;
+      for (let t = 0; t < job.tapsPerPlane; t++) {
+        store<i32>(at, <i32>plane + load<i32>(job.planeTaps + ((<usize>t) << 2)));
+        at += 4;
+      }
+    }
+  }
+}
+
+/** One output plane of one channel block: every row, then the epilogue per row. */
+function convolvePlane(
+  job: Conv3dJob,
+  scratch: usize,
+  addresses: usize,
+  z: i32,
+  g: i32,
+  block: i32,
+): void {
+  const blockIndex = g * job.ocBlocks + block;
+  const weights = job.weights + ((<usize>blockIndex * job.taps * OC_BLOCK) << 2);
+  const bias = job.bias + ((<usize>blockIndex * OC_BLOCK) << 2);
+  const owPad = job.owPad;
+  const scratchStride = (<usize>owPad) << 2;
+  const rowStride = (<usize>(job.strideH * job.strideW * job.phaseLen)) << 2;
+
+  // Rows y, y + dH, y + 2 dH, ... read overlapping input rows: visit them one after another.
+  const passes = min(job.dilationH, job.oh);
+  for (let first = 0; first < passes; first++) {
+    for (let y = first; y < job.oh; y += passes) {
+      const src = <usize>y * rowStride;
+      let x = 0;
+      for (; x + 8 <= owPad; x += 8) {
+        const at = (<usize>x) << 2;
+        block6x2(src + at, weights, addresses, job.taps, bias, scratch + at, scratchStride);
+      }
+      if (x < owPad) {
+        const at = (<usize>x) << 2;
+        block6x1(src + at, weights, addresses, job.taps, bias, scratch + at, scratchStride);
+      }
+      storeRows(job, scratch, z, y, g * job.coutPerGroup + block * OC_BLOCK, block);
+    }
+  }
+}
+
+/** Copy the valid channels of one scratch row block to the output, applying the activation. */
+function storeRows(job: Conv3dJob, scratch: usize, z: i32, y: i32, oc0: i32, block: i32): void {
+  const valid = min(OC_BLOCK, job.coutPerGroup - block * OC_BLOCK);
+  const rowOffset = (z * job.oh + y) * job.ow;
+  for (let o = 0; o < valid; o++) {
+    const src = scratch + ((<usize>(o * job.owPad)) << 2);
+    const dst = job.out + ((<usize>((oc0 + o) * job.outChannelStride + rowOffset)) << 2);
+    activateRow(src, dst, job.ow, job.activation, job.alpha);
+  }
+}

@@ -1,0 +1,37 @@
+/**
+ * voxseg's WebAssembly kernels. Tensors live in this module's linear memory; the host
+ * allocates with `alloc`/`free` (16-byte aligned blocks) and passes byte addresses and sizes.
+ * Every kernel takes pointers and scalar sizes only, and states its layout.
+ */
+
+/** Allocate `bytes` bytes, 16-byte aligned; aborts when memory cannot grow. */
+export function alloc(bytes: usize): usize {
+  return heap.alloc(bytes);
+}
+
+/** Give a block from `alloc` back. */
+export function free(ptr: usize): void {
+  heap.free(ptr);
+}
+
+export { activation_apply } from './activation';
+export {
+  OC_BLOCK,
+  conv3d_direct,
+  conv3d_job_bytes,
+  conv3d_pack_weights,
+  conv3d_pad_input,
+} from './conv3d';
+export { instance_norm_apply, instance_norm_stats } from './norm';
+export { argmax_channels, softmax_channels } from './channels';
+export {
+  label_confusion_i32,
+  label_confusion_u16,
+  label_confusion_u8,
+  labels_widen_u16,
+  labels_widen_u8,
+  soft_dice_i32,
+  soft_dice_u16,
+  soft_dice_u8,
+} from './metrics';
+export { copy_rows } from './copy';
