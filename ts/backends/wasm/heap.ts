@@ -101,7 +101,8 @@ export class WasmHeap {
 
   private allocRaw(bytes: number, role: string): number {
     try {
-      return this.kernels.alloc(bytes);
+      // wasm returns the address as a signed i32: addresses past 2 GiB come back negative.
+      return this.kernels.alloc(bytes) >>> 0;
     } catch (error) {
       throw new BackendRuntimeError(
         `wasm memory exhausted allocating ${bytes} bytes for ${role} ` +
