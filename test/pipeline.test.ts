@@ -78,7 +78,7 @@ describe('largest connected component', () => {
     labels[at(4, 4, 0)] = 2; // isolated
     labels[at(4, 0, 4)] = 1; // isolated
     const result = keepLargestComponent(labels, dims);
-    expect(result).toEqual({ components: 3, kept: 3 });
+    expect(result).toEqual({ components: 3, kept: 3, dropped: 2 });
     expect([labels[at(0, 0, 0)], labels[at(1, 1, 1)], labels[at(2, 2, 2)]]).toEqual([1, 2, 1]);
     expect(labels[at(4, 4, 0)]).toBe(0);
     expect(labels[at(4, 0, 4)]).toBe(0);

@@ -92,13 +92,15 @@ describe.skipIf(skipData)('segmenting real MRI', () => {
     if (!wasm) return context.skip(skipWasm);
     const t1 = await readVolume(dataPath('brainchop/t1_crop.nii.gz'));
     const result = await segment(t1, await load('mindgrab'), { backend: wasm });
+    // The network itself finds one brain: what the clean-up drops is noise (< 1 %).
+    expect(result.components!.dropped).toBeLessThan(0.01 * result.components!.kept);
     const mask = Uint8Array.from(result.labels.data, (label) => (label > 0 ? 1 : 0));
-    const components = keepLargestComponent(mask.slice(), t1.dims);
-    expect(components.components).toBe(1);
-    const millilitres = components.kept / 1000;
+    const final = keepLargestComponent(mask, t1.dims);
+    expect(final.components).toBe(1);
+    const millilitres = final.kept / 1000;
     expect(millilitres).toBeGreaterThan(1000);
     expect(millilitres).toBeLessThan(1900);
-  });
+  }, 600_000);
 });
 
 /** A copy of a volume with every voxel outside [start, start + size) set to zero. */

@@ -56,7 +56,7 @@ export function registerSegmentCommand(program: Command): void {
       'planes per streaming step (default: planned from the budget)',
       positiveInt,
     )
-    .option('--memory-budget <MiB>', 'activation memory budget in MiB (default 1024)', positiveInt)
+    .option('--memory-budget <MiB>', 'activation memory budget in MiB (default 2048)', positiveInt)
     .addOption(
       new Option('--normalization <method>', 'override the model recipe').choices([
         'minmax',
@@ -162,6 +162,7 @@ function report(
     timingsMs: roundAll({ ...timings, total: totalMs }),
     memory: { ...result.memory, maxRssBytes: maxRss },
     crop: result.crop,
+    components: result.components,
     labels: counts.map((voxels, label) => ({
       label,
       name: model.labelNames[label],
@@ -181,6 +182,13 @@ function report(
         `${mebibytes(result.memory.plannedBytes)}, ${result.memory.chunkPlanes} planes per step), ` +
         `process peak RSS ${mebibytes(maxRss)}`,
     );
+    const parts = result.components;
+    if (parts && parts.components > 1) {
+      console.error(
+        `clean-up: kept the largest of ${parts.components} components, dropped ` +
+          `${parts.dropped} voxels`,
+      );
+    }
   }
   const rows = summary.labels
     .filter((row) => row.label > 0)

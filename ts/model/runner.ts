@@ -20,7 +20,7 @@ const log = logger('model');
 export interface RunOptions {
   /** Planes per streaming step along D; default: the largest that fits `memoryBudget`. */
   chunkPlanes?: number;
-  /** Bytes the planner may use for activations on the backend. Default 1 GiB. */
+  /** Bytes the planner may use for activations on the backend. Default 2 GiB. */
   memoryBudget?: number;
   /** What to return: argmax labels (default) or the final layer's outputs. */
   output?: 'labels' | 'logits';
@@ -326,7 +326,7 @@ export function planChunks(
     const chunkPlanes = Math.max(1, Math.min(d, Math.floor(options.chunkPlanes)));
     return { chunkPlanes, plannedBytes: bytesFor(chunkPlanes) };
   }
-  const budget = options.memoryBudget ?? 1024 ** 3;
+  const budget = options.memoryBudget ?? 2 * 1024 ** 3;
   let chunkPlanes = d;
   while (chunkPlanes > MIN_CHUNK_PLANES && bytesFor(chunkPlanes) > budget) {
     chunkPlanes = Math.max(MIN_CHUNK_PLANES, Math.ceil(chunkPlanes / 2));

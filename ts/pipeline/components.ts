@@ -2,17 +2,27 @@
  * Connected components of a label map's foreground (all labels > 0 together), 26-connected.
  */
 
+/** What {@link keepLargestComponent} found. */
+export interface ComponentSummary {
+  /** Number of 26-connected foreground components. */
+  components: number;
+  /** Voxels of the largest component, which is kept. */
+  kept: number;
+  /** Foreground voxels of every other component, now zero. */
+  dropped: number;
+}
+
 /**
  * Keep the largest 26-connected component of voxels with a label > 0 and set every other
  * foreground voxel to 0, in place.
  *
  * @param labels - label map (x fastest), dims (x, y, z).
- * @returns the number of components found and the size of the one kept.
+ * @returns the number of components found, the voxels kept and the voxels dropped.
  */
 export function keepLargestComponent(
   labels: Int32Array | Uint8Array | Uint16Array,
   dims: readonly [number, number, number],
-): { components: number; kept: number } {
+): ComponentSummary {
   const component = new Int32Array(labels.length);
   const sizes = [0];
   const queue = new Int32Array(labels.length);
@@ -26,7 +36,8 @@ export function keepLargestComponent(
   for (let i = 0; i < labels.length; i++) {
     if (component[i] !== best) labels[i] = 0;
   }
-  return { components: sizes.length - 1, kept: sizes[best] };
+  const foreground = sizes.reduce((sum, size) => sum + size, 0);
+  return { components: sizes.length - 1, kept: sizes[best], dropped: foreground - sizes[best] };
 }
 
 /** Breadth-first fill of one component with `id`; returns its voxel count. */

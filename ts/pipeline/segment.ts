@@ -10,7 +10,7 @@ import { InputError } from '../engine/errors.js';
 import type { Volume } from '../io/volume.js';
 import type { LoadedModel } from '../model/model.js';
 import { prepareModel, type RunOptions, runModel } from '../model/runner.js';
-import { keepLargestComponent } from './components.js';
+import { type ComponentSummary, keepLargestComponent } from './components.js';
 import { conformVolume } from './conform.js';
 import { type Box, boxSize, cropVolume, foregroundBox, pasteVolume } from './crop.js';
 import { minMax, normalizeIntensities, requireFinite } from './intensity.js';
@@ -38,8 +38,8 @@ export interface SegmentResult {
   crop: Box;
   /** Peak bytes of activations on the backend, planned and measured. */
   memory: { plannedBytes: number; peakBytes: number; chunkPlanes: number };
-  /** Number of foreground components before the largest was kept (0 when not applied). */
-  components: number;
+  /** Foreground components before the largest was kept; null when the recipe keeps all. */
+  components: ComponentSummary | null;
 }
 
 /**
@@ -96,8 +96,8 @@ export async function segment(
   const post = await timed('postprocess', () => {
     const cropLabels = run.labels!;
     const components = recipe.largestComponent
-      ? keepLargestComponent(cropLabels, [sx, sy, sz]).components
-      : 0;
+      ? keepLargestComponent(cropLabels, [sx, sy, sz])
+      : null;
     const full = labelArray(model.graph.outputChannels, dims[0] * dims[1] * dims[2]);
     return { full: pasteVolume(full, dims, cropLabels, box), components };
   });
