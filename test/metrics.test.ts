@@ -3,8 +3,6 @@
  * at anisotropic spacing, cubes and spheres, a far structure, empty masks, the image border,
  * an ignore label, sparse label values, and bad input.
  */
-import { resolve } from 'node:path';
-import { build } from 'esbuild';
 import { describe, expect, it } from 'vitest';
 import { backendsUnderTest } from './helpers/backends.js';
 import { perturbLabels, randomLabels } from './helpers/random.js';
@@ -390,20 +388,6 @@ describe('label names', () => {
       11136: 'ctx_lh_S_front_sup',
     });
     expect(() => parseLabelNames('one two\n', 'bad.txt')).toThrow(/bad\.txt: .*line 1/);
-  });
-});
-
-describe('browser use', () => {
-  it('bundles ts/metrics for a browser: no Node built-ins', async () => {
-    const result = await build({
-      entryPoints: [resolve(__dirname, '../ts/metrics/index.ts')],
-      bundle: true,
-      platform: 'browser',
-      format: 'esm',
-      write: false,
-      logLevel: 'silent',
-    });
-    expect(result.outputFiles[0].text).toContain('squaredDistanceTransform');
   });
 });
 
