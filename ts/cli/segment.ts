@@ -5,7 +5,8 @@ import { existsSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { expected, InputError } from '../engine/errors.js';
-import { selectBackend } from '../engine/registry.js';
+import type { Backend } from '../engine/backend.js';
+import { probeBackends, selectBackend } from '../engine/registry.js';
 import { readVolume, writeFileAtomic, writeVolume } from '../io/files.js';
 import type { ModelRecipe } from '../model/catalog.js';
 import type { LoadedModel } from '../model/model.js';
@@ -21,6 +22,7 @@ interface SegmentFlags {
   backend?: string;
   preview?: string;
   overwrite?: boolean;
+  fallback?: boolean;
   modelsDir?: string;
   chunkPlanes?: number;
   memoryBudget?: number;
@@ -50,6 +52,10 @@ export function registerSegmentCommand(program: Command): void {
     )
     .option('--preview <file.png>', 'also write a PNG of three orthogonal slices with the labels')
     .option('--overwrite', 'replace the output files if they exist')
+    .option(
+      '--fallback',
+      'when the backend fails while running (GPU lost or out of memory), retry on the next one',
+    )
     .option('--models-dir <dir>', 'local models directory (default: VOXSEG_MODELS)')
     .option(
       '--chunk-planes <n>',
@@ -95,6 +101,9 @@ async function runSegment(input: string, flags: SegmentFlags): Promise<void> {
 
   const result = await segment(volume, model, {
     backend,
+    fallbacks: flags.fallback ? await fallbackBackends(backend) : [],
+    onFallback: (from, to, error) =>
+      say(`${from.name} failed (${error.message}); retrying on ${to.name}`),
     file: input,
     chunkPlanes: flags.chunkPlanes,
     memoryBudget: flags.memoryBudget && flags.memoryBudget * 2 ** 20,
@@ -111,7 +120,16 @@ async function runSegment(input: string, flags: SegmentFlags): Promise<void> {
     await writeFileAtomic(flags.preview, png, { overwrite: flags.overwrite });
   }
   const timings = { read: readMs, ...result.timings, write: performance.now() - writeStart };
-  report(flags, input, model, result, timings, backend.name, performance.now() - started);
+  report(flags, input, model, result, timings, result.backend, performance.now() - started);
+}
+
+/** The backends after `chosen` in auto order that can run here, the reference excepted. */
+async function fallbackBackends(chosen: Backend): Promise<Backend[]> {
+  const probes = await probeBackends();
+  const after = probes.slice(probes.findIndex((probe) => probe.name === chosen.name) + 1);
+  return after.flatMap((probe) =>
+    probe.available && probe.backend && probe.name !== 'reference' ? [probe.backend] : [],
+  );
 }
 
 /** Fail before any work when the outputs cannot be written. */

@@ -6,10 +6,10 @@
  * conformed grid -> labels back onto the input's grid (nearest neighbour), with its affine.
  */
 import type { Backend } from '../engine/backend.js';
-import { InputError } from '../engine/errors.js';
+import { BackendRuntimeError, InputError } from '../engine/errors.js';
 import type { Volume } from '../io/volume.js';
 import type { LoadedModel } from '../model/model.js';
-import { prepareModel, type RunOptions, runModel } from '../model/runner.js';
+import { prepareModel, type RunOptions, type RunResult, runModel } from '../model/runner.js';
 import { type ComponentSummary, keepLargestComponent } from './components.js';
 import { conformVolume } from './conform.js';
 import { type Box, boxSize, cropVolume, foregroundBox, pasteVolume } from './crop.js';
@@ -21,6 +21,14 @@ export type SegmentStage = 'conform' | 'normalize' | 'inference' | 'postprocess'
 export interface SegmentOptions extends Pick<RunOptions, 'chunkPlanes' | 'memoryBudget'> {
   /** The backend that runs the network. */
   backend: Backend;
+  /**
+   * Backends to retry the network on, in order, when the one before fails while running
+   * (a lost GPU device, GPU out of memory: a BackendRuntimeError). Default none: the error
+   * propagates.
+   */
+  fallbacks?: Backend[];
+  /** Called when the network moves to the next backend, with the failure that caused it. */
+  onFallback?: (from: Backend, to: Backend, error: BackendRuntimeError) => void;
   /** Name of the input, for error messages. */
   file?: string;
   /** Called as each stage starts and progresses (fraction in [0, 1]). */
@@ -40,6 +48,8 @@ export interface SegmentResult {
   memory: { plannedBytes: number; peakBytes: number; chunkPlanes: number };
   /** Foreground components before the largest was kept; null when the recipe keeps all. */
   components: ComponentSummary | null;
+  /** Name of the backend that ran the network (after any fallback). */
+  backend: string;
 }
 
 /**
@@ -80,19 +90,7 @@ export async function segment(
   });
 
   const [sx, sy, sz] = boxSize(box);
-  const run = await timed('inference', async () => {
-    const prepared = await prepareModel(options.backend, model.graph);
-    try {
-      return await runModel(prepared, input, [sz, sy, sx], {
-        chunkPlanes: options.chunkPlanes,
-        memoryBudget: options.memoryBudget,
-        onProgress: (fraction) => options.onProgress?.('inference', fraction),
-      });
-    } finally {
-      prepared.release();
-    }
-  });
-
+  const run = await timed('inference', () => runWithFallbacks(model, input, [sz, sy, sx], options));
   const post = await timed('postprocess', () => {
     const cropLabels = run.labels!;
     const components = recipe.largestComponent
@@ -114,7 +112,39 @@ export async function segment(
       chunkPlanes: run.chunkPlanes,
     },
     components: post.components,
+    backend: run.backend,
   };
+}
+
+/**
+ * Run the network on the chosen backend; on a BackendRuntimeError move on to the next fallback.
+ * input: (1, D, H, W) voxels, dims (D, H, W).
+ */
+async function runWithFallbacks(
+  model: LoadedModel,
+  input: Float32Array,
+  dims: [number, number, number],
+  options: SegmentOptions,
+): Promise<RunResult & { backend: string }> {
+  const backends = [options.backend, ...(options.fallbacks ?? [])];
+  for (let i = 0; ; i++) {
+    const backend = backends[i];
+    const prepared = await prepareModel(backend, model.graph);
+    try {
+      const result = await runModel(prepared, input, dims, {
+        chunkPlanes: options.chunkPlanes,
+        memoryBudget: options.memoryBudget,
+        onProgress: (fraction) => options.onProgress?.('inference', fraction),
+      });
+      return { ...result, backend: backend.name };
+    } catch (error) {
+      const next = backends[i + 1];
+      if (!(error instanceof BackendRuntimeError) || !next) throw error;
+      options.onFallback?.(backend, next, error);
+    } finally {
+      prepared.release();
+    }
+  }
 }
 
 function checkInput(volume: Volume, model: LoadedModel, file: string): void {
