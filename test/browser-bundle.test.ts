@@ -1,4 +1,4 @@
-/** The core I/O and conform modules bundle for browsers: no Node built-in is reachable. */
+/** The core entry bundles for browsers: no Node built-in is reachable from ts/index.ts. */
 import { build } from 'esbuild';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -6,9 +6,9 @@ import { describe, expect, it } from 'vitest';
 const entry = (relative: string) => fileURLToPath(new URL(relative, import.meta.url));
 
 describe('core modules in a browser bundle', () => {
-  it('bundles ts/io/index.ts and ts/pipeline/conform.ts with platform "browser"', async () => {
+  it('bundles ts/index.ts (engine, backends, io, model, pipeline, metrics) for "browser"', async () => {
     const result = await build({
-      entryPoints: [entry('../ts/io/index.ts'), entry('../ts/pipeline/conform.ts')],
+      entryPoints: [entry('../ts/index.ts')],
       bundle: true,
       platform: 'browser',
       format: 'esm',
@@ -18,7 +18,9 @@ describe('core modules in a browser bundle', () => {
     });
     expect(result.errors).toEqual([]);
     const code = result.outputFiles.map((file) => file.text).join('\n');
-    expect(code).toContain('parseNifti');
+    for (const name of ['parseNifti', 'conformVolume', 'segment', 'squaredDistanceTransform']) {
+      expect(code).toContain(name);
+    }
     expect(code).not.toMatch(/from ["']node:|require\(["']node:/);
   });
 

@@ -11,6 +11,7 @@ import { registerInfoCommand } from './info.js';
 import { registerModelsCommand } from './models.js';
 import { registerSegmentCommand } from './segment.js';
 import { registerEvalCommand } from './eval.js';
+import { registerServeCommand } from './serve.js';
 
 /** Build the program with every command registered. */
 export function buildProgram(): Command {
@@ -26,6 +27,7 @@ export function buildProgram(): Command {
   registerEvalCommand(program);
   registerModelsCommand(program);
   registerInfoCommand(program);
+  registerServeCommand(program);
   return program;
 }
 

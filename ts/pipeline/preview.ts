@@ -15,6 +15,26 @@ export interface PreviewOptions {
   colors?: Rgb[];
   /** Overlay opacity in [0, 1], default 0.5. */
   opacity?: number;
+  /**
+   * Voxel (x, y, z) the three slices pass through, each clamped to the grid; default the
+   * centre of the labelled voxels (see {@link labelCentre}).
+   */
+  centre?: readonly [number, number, number];
+}
+
+/** An 8-bit RGBA image, rows top to bottom; the unused corner of a view is transparent. */
+export interface PreviewImage {
+  width: number;
+  height: number;
+  /** (height, width, 4) bytes: red, green, blue, alpha. */
+  rgba: Uint8Array;
+}
+
+/** One view of the preview: its size and the voxel index at each pixel (column u, row v). */
+interface View {
+  width: number;
+  height: number;
+  voxel: (u: number, v: number) => number;
 }
 
 /**
@@ -22,47 +42,96 @@ export interface PreviewOptions {
  *
  * @param volume - anatomy on the conformed grid (x, y, z), any numeric data.
  * @param labels - labels on the same grid.
+ * @param options - label colours, overlay opacity and slice position.
+ * @returns the PNG file's bytes (see {@link previewImage} for the layout).
+ * @example
+ * const png = renderPreview(result.conformed.volume, result.conformed.labels, { colors });
  */
 export function renderPreview(
   volume: Volume,
   labels: ArrayLike<number>,
   options: PreviewOptions = {},
 ): Uint8Array {
-  const [nx, ny, nz] = volume.dims;
-  const [cx, cy, cz] = labelCentre(labels, volume.dims);
-  const grey = greyLevels(volume);
+  const { width, height, rgba } = previewImage(volume, labels, options);
+  return encode({ width, height, data: rgba, channels: 4, depth: 8 });
+}
+
+/**
+ * Render the preview as RGBA pixels (for a canvas): the axial, coronal and sagittal slices
+ * through `options.centre`, left to right, grey-scale anatomy between its 1st and 99th
+ * percentiles with the non-zero labels blended in at `options.opacity`.
+ *
+ * @param volume - anatomy on the conformed grid (x, y, z), any numeric data.
+ * @param labels - labels on the same grid, x fastest.
+ * @param options - label colours, overlay opacity and slice position.
+ * @returns width nx + nx + nz, height max(nz, ny).
+ * @example
+ * const { width, height, rgba } = previewImage(volume, labels, { centre: [128, 128, 128] });
+ * context.putImageData(new ImageData(new Uint8ClampedArray(rgba.buffer), width, height), 0, 0);
+ */
+export function previewImage(
+  volume: Volume,
+  labels: ArrayLike<number>,
+  options: PreviewOptions = {},
+): PreviewImage {
+  const views = previewViews(volume.dims, options.centre ?? labelCentre(labels, volume.dims));
+  const width = views.reduce((sum, view) => sum + view.width, 0);
+  const height = Math.max(...views.map((view) => view.height));
+  const image = { width, height, rgba: new Uint8Array(width * height * 4) };
+
+  const shade = overlay(greyLevels(volume), labels, options);
+  let left = 0;
+  for (const view of views) {
+    drawView(image, left, view, shade);
+    left += view.width;
+  }
+  return image;
+}
+
+/** The three views through voxel `centre` (clamped to the grid), in the fixed LIA layout. */
+function previewViews(dims: readonly number[], centre: readonly number[]): View[] {
+  const [nx, ny, nz] = dims;
+  const [cx, cy, cz] = centre.map((c, axis) =>
+    Math.max(0, Math.min(dims[axis] - 1, Math.round(c))),
+  );
+  return [
+    { width: nx, height: nz, voxel: (u, v) => u + nx * (cy + ny * (nz - 1 - v)) },
+    { width: nx, height: ny, voxel: (u, v) => u + nx * (v + ny * cz) },
+    { width: nz, height: ny, voxel: (u, v) => cx + nx * (v + ny * (nz - 1 - u)) },
+  ];
+}
+
+/** The colour of one voxel: grey anatomy with its label, if any, blended in. */
+function overlay(
+  grey: (index: number) => number,
+  labels: ArrayLike<number>,
+  options: PreviewOptions,
+): (index: number, out: Uint8Array, pixel: number) => void {
   const colours = (label: number) =>
     visibleColour(options.colors?.[label]) ?? generatedColour(label);
   const opacity = options.opacity ?? 0.5;
+  return (index, out, pixel) => {
+    const base = grey(index);
+    const label = labels[index];
+    const colour: Rgb = label > 0 ? colours(label) : [base, base, base];
+    const mix = label > 0 ? opacity : 0;
+    for (let c = 0; c < 3; c++) out[pixel + c] = Math.round(base * (1 - mix) + colour[c] * mix);
+    out[pixel + 3] = 255;
+  };
+}
 
-  // Each view maps an image pixel (column u, row v) to a voxel index.
-  const views = [
-    { width: nx, height: nz, voxel: (u: number, v: number) => u + nx * (cy + ny * (nz - 1 - v)) },
-    { width: nx, height: ny, voxel: (u: number, v: number) => u + nx * (v + ny * cz) },
-    { width: nz, height: ny, voxel: (u: number, v: number) => cx + nx * (v + ny * (nz - 1 - u)) },
-  ];
-  const width = views.reduce((sum, view) => sum + view.width, 0);
-  const height = Math.max(...views.map((view) => view.height));
-  const rgba = new Uint8Array(width * height * 4);
-
-  let left = 0;
-  for (const view of views) {
-    for (let v = 0; v < view.height; v++) {
-      for (let u = 0; u < view.width; u++) {
-        const index = view.voxel(u, v);
-        const pixel = 4 * (v * width + left + u);
-        const base = grey(index);
-        const label = labels[index];
-        const colour: Rgb = label > 0 ? colours(label) : [base, base, base];
-        const mix = label > 0 ? opacity : 0;
-        for (let c = 0; c < 3; c++)
-          rgba[pixel + c] = Math.round(base * (1 - mix) + colour[c] * mix);
-        rgba[pixel + 3] = 255;
-      }
+/** Draw one view into the image with its left edge at column `left`. */
+function drawView(
+  image: PreviewImage,
+  left: number,
+  view: View,
+  shade: ReturnType<typeof overlay>,
+): void {
+  for (let v = 0; v < view.height; v++) {
+    for (let u = 0; u < view.width; u++) {
+      shade(view.voxel(u, v), image.rgba, 4 * (v * image.width + left + u));
     }
-    left += view.width;
   }
-  return encode({ width, height, data: rgba, channels: 4, depth: 8 });
 }
 
 /** Map voxel values to 0..255 between the 1st and 99th percentiles. */
@@ -73,8 +142,17 @@ function greyLevels(volume: Volume): (index: number) => number {
   return (index) => Math.max(0, Math.min(255, (volume.data[index] - low) * scale));
 }
 
-/** Integer centre of the labelled voxels, or the grid centre when there are none. */
-function labelCentre(labels: ArrayLike<number>, dims: readonly number[]): number[] {
+/**
+ * Integer centre of the labelled (non-zero) voxels, or the grid centre when there are none:
+ * where the preview's slices cross by default.
+ *
+ * @param labels - labels on a grid of `dims`, x fastest.
+ * @param dims - the grid's voxel counts (x, y, z).
+ * @returns the voxel (x, y, z).
+ * @example
+ * const [x, y, z] = labelCentre(result.conformed.labels, [256, 256, 256]);
+ */
+export function labelCentre(labels: ArrayLike<number>, dims: readonly number[]): number[] {
   const [nx, ny, nz] = dims;
   const sum = [0, 0, 0];
   let count = 0;
