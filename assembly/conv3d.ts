@@ -17,13 +17,18 @@
  *    outputs out.
  * Output channels beyond Cout / groups in the last block have zero weights and are not stored.
  *
+ * The host sends 3x3x3 stride-1 convolutions with 3 or more input channels to conv3d_winograd
+ * (assembly/conv3d_winograd.ts, same padded ring) and 1x1x1 unpadded ones to conv3d_pointwise
+ * (below: no ring, straight from input to output); conv3d_direct does the rest.
+ *
  * Where it is slower than it could be: the last channel block is padded to 6 (16 channels
  * compute 18; a 4-channel x 3-vector block for remainders would save ~5 % there), depthwise
  * convolutions fill one channel slot of six (a kernel vectorised over channels would suit
  * them), and each tap loads its address from the table (a kernel unrolled for a fixed 3x3x3
  * would not).
  */
-import { activateRow } from './activation';
+import { Activate, activateRow } from './activation';
+import { Lanes } from './simd';
 
 /** Output channels per register block; the packed weight layout depends on it. */
 export const OC_BLOCK = 6;
@@ -383,4 +388,126 @@ function storeRows(job: Conv3dJob, scratch: usize, z: i32, y: i32, oc0: i32, blo
     const dst = job.out + ((<usize>((oc0 + o) * job.outChannelStride + rowOffset)) << 2);
     activateRow(src, dst, job.ow, job.activation, job.alpha);
   }
+}
+
+/**
+ * conv3d_pointwise: a 1x1x1, stride-1, unpadded convolution (a network's classifier layer)
+ * straight from the input to the output, with no padded copy: per block of OC_BLOCK output
+ * channels and 8 positions, the products over the input channels, then bias and activation.
+ * Work items are runs of POINTWISE_RUN positions: item i covers [i * run, (i + 1) * run).
+ * Reads job.x (Cin, S); weights packed (ocBlocks, Cin, OC_BLOCK) and bias (ocBlocks,
+ * OC_BLOCK) as for conv3d_direct; writes job.out (Cout, S); S = job.outChannelStride.
+ */
+export function conv3d_pointwise(job: Conv3dJob, itemStart: i32, itemEnd: i32): void {
+  const spatial = job.outChannelStride;
+  for (let item = itemStart; item < itemEnd; item++) {
+    const start = item * POINTWISE_RUN;
+    const end = min(spatial, start + POINTWISE_RUN);
+    if (job.coutPerGroup <= 3) {
+      for (let s = start; s < end; s += 16) pointwiseNarrow(job, s, min(16, end - s));
+      continue;
+    }
+    for (let block = 0; block < job.ocBlocks; block++) {
+      let s = start;
+      for (; s + 8 <= end; s += 8) pointwiseBlock(job, block, s, 8);
+      if (s < end) pointwiseBlock(job, block, s, end - s);
+    }
+  }
+}
+
+/** Positions per conv3d_pointwise work item. */
+export const POINTWISE_RUN = 1024;
+
+/**
+ * OC_BLOCK channels of `count` (1..8) positions from s: the products over Cin, bias, the
+ * activation, and the stores of the block's valid channels.
+ */
+// prettier-ignore
+function pointwiseBlock(job: Conv3dJob, block: i32, s: i32, count: i32): void {
+  const spatial = <usize>job.outChannelStride;
+  const bias = job.bias + ((<usize>(block * OC_BLOCK)) << 2);
+  let a00 = v128.load32_splat(bias), a01 = a00;
+  let a10 = v128.load32_splat(bias, 4), a11 = a10;
+  let a20 = v128.load32_splat(bias, 8), a21 = a20;
+  let a30 = v128.load32_splat(bias, 12), a31 = a30;
+  let a40 = v128.load32_splat(bias, 16), a41 = a40;
+  let a50 = v128.load32_splat(bias, 20), a51 = a50;
+  let wp = job.weights + ((<usize>(block * job.taps * OC_BLOCK)) << 2);
+  let xp = job.x + ((<usize>s) << 2);
+  const low = min(count, 4);
+  const high = count - low;
+  for (let c = 0; c < job.taps; c++) {
+    const x0 = Lanes.load(xp, low);
+    const x1 = Lanes.load(xp + 16, high);
+    let w = v128.load32_splat(wp);
+    a00 = Fma.madd(a00, w, x0); a01 = Fma.madd(a01, w, x1);
+    w = v128.load32_splat(wp, 4);
+    a10 = Fma.madd(a10, w, x0); a11 = Fma.madd(a11, w, x1);
+    w = v128.load32_splat(wp, 8);
+    a20 = Fma.madd(a20, w, x0); a21 = Fma.madd(a21, w, x1);
+    w = v128.load32_splat(wp, 12);
+    a30 = Fma.madd(a30, w, x0); a31 = Fma.madd(a31, w, x1);
+    w = v128.load32_splat(wp, 16);
+    a40 = Fma.madd(a40, w, x0); a41 = Fma.madd(a41, w, x1);
+    w = v128.load32_splat(wp, 20);
+    a50 = Fma.madd(a50, w, x0); a51 = Fma.madd(a51, w, x1);
+    wp += OC_BLOCK << 2;
+    xp += spatial << 2;
+  }
+  const valid = min(OC_BLOCK, job.coutPerGroup - block * OC_BLOCK);
+  const out = job.out + ((<usize>(block * OC_BLOCK) * spatial + <usize>s) << 2);
+  const step = spatial << 2;
+  pointwiseStore(job, out, a00, a01, low, high);
+  if (valid > 1) pointwiseStore(job, out + step, a10, a11, low, high);
+  if (valid > 2) pointwiseStore(job, out + 2 * step, a20, a21, low, high);
+  if (valid > 3) pointwiseStore(job, out + 3 * step, a30, a31, low, high);
+  if (valid > 4) pointwiseStore(job, out + 4 * step, a40, a41, low, high);
+  if (valid > 5) pointwiseStore(job, out + 5 * step, a50, a51, low, high);
+}
+
+/**
+ * Up to 3 output channels (the first 3 of block 0) of `count` (1..16) positions from s, as 3
+ * channels x 4 vectors: a classifier with 2 or 3 classes keeps every lane busy.
+ */
+// prettier-ignore
+function pointwiseNarrow(job: Conv3dJob, s: i32, count: i32): void {
+  const spatial = <usize>job.outChannelStride;
+  const n0 = min(count, 4), n1 = max(0, min(count - 4, 4));
+  const n2 = max(0, min(count - 8, 4)), n3 = max(0, count - 12);
+  let a0 = v128.load32_splat(job.bias), a1 = a0, a2 = a0, a3 = a0;
+  let b0 = v128.load32_splat(job.bias, 4), b1 = b0, b2 = b0, b3 = b0;
+  let c0 = v128.load32_splat(job.bias, 8), c1 = c0, c2 = c0, c3 = c0;
+  let wp = job.weights;
+  let xp = job.x + ((<usize>s) << 2);
+  for (let c = 0; c < job.taps; c++) {
+    const x0 = Lanes.load(xp, n0), x1 = Lanes.load(xp + 16, n1);
+    const x2 = Lanes.load(xp + 32, n2), x3 = Lanes.load(xp + 48, n3);
+    let w = v128.load32_splat(wp);
+    a0 = Fma.madd(a0, w, x0); a1 = Fma.madd(a1, w, x1);
+    a2 = Fma.madd(a2, w, x2); a3 = Fma.madd(a3, w, x3);
+    w = v128.load32_splat(wp, 4);
+    b0 = Fma.madd(b0, w, x0); b1 = Fma.madd(b1, w, x1);
+    b2 = Fma.madd(b2, w, x2); b3 = Fma.madd(b3, w, x3);
+    w = v128.load32_splat(wp, 8);
+    c0 = Fma.madd(c0, w, x0); c1 = Fma.madd(c1, w, x1);
+    c2 = Fma.madd(c2, w, x2); c3 = Fma.madd(c3, w, x3);
+    wp += OC_BLOCK << 2;
+    xp += spatial << 2;
+  }
+  const out = job.out + ((<usize>s) << 2);
+  pointwiseStore(job, out, a0, a1, n0, n1);
+  pointwiseStore(job, out + 32, a2, a3, n2, n3);
+  if (job.coutPerGroup < 2) return;
+  pointwiseStore(job, out + (spatial << 2), b0, b1, n0, n1);
+  pointwiseStore(job, out + (spatial << 2) + 32, b2, b3, n2, n3);
+  if (job.coutPerGroup < 3) return;
+  pointwiseStore(job, out + (spatial << 3), c0, c1, n0, n1);
+  pointwiseStore(job, out + (spatial << 3) + 32, c2, c3, n2, n3);
+}
+
+/** Activate and store two vectors of one channel: `low` lanes of a, then `high` lanes of b. */
+function pointwiseStore(job: Conv3dJob, out: usize, a: v128, b: v128, low: i32, high: i32): void {
+  if (low <= 0) return;
+  Lanes.store(out, Activate.lanes(job.activation, job.alpha, a), low);
+  if (high > 0) Lanes.store(out + 16, Activate.lanes(job.activation, job.alpha, b), high);
 }

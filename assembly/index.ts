@@ -21,7 +21,9 @@ export {
   conv3d_job_bytes,
   conv3d_pack_weights,
   conv3d_pad_input,
+  conv3d_pointwise,
 } from './conv3d';
+export { conv3d_winograd, conv3d_winograd_job_bytes } from './conv3d_winograd';
 export { instance_norm_apply, instance_norm_stats } from './norm';
 export { argmax_channels, softmax_channels } from './channels';
 export {
@@ -35,3 +37,4 @@ export {
   soft_dice_u8,
 } from './metrics';
 export { copy_rows } from './copy';
+export { edt_envelope, edt_rows_i32, edt_rows_u16, edt_rows_u8, edt_scratch_bytes } from './edt';

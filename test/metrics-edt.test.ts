@@ -122,8 +122,9 @@ describe('boxed surface distances', () => {
           expect(m.hd, what).toBe(ab.length || ba.length ? Infinity : NaN);
           continue;
         }
-        expect(m.hd, what).toBeCloseTo(Math.max(...all), 12);
-        expect(m.assd, what).toBeCloseTo(all.reduce((a, b) => a + b, 0) / all.length, 10);
+        // Distance maps are float32: agreement to ~1e-7 relative, so 5 decimals in mm.
+        expect(m.hd, what).toBeCloseTo(Math.max(...all), 5);
+        expect(m.assd, what).toBeCloseTo(all.reduce((a, b) => a + b, 0) / all.length, 5);
         expect(m.nsd, what).toBeCloseTo(all.filter((v) => v <= 1.5).length / all.length, 12);
       }
     }

@@ -19,6 +19,11 @@
  * - softDice 1e-6 relative: a backend may add float32 partial sums (in any order); float32
  *   keeps ~7 digits, and a voxel missed or counted twice moves a sum by ~1%.
  * - integer outputs (argmax, label counts), slice and concat: exact.
+ * - distanceTransform 1e-5 / 1e-5 (mm^2): float32 storage between the passes and float32
+ *   envelope arithmetic on the GPUs, a few ulps of values up to ~1e3; a wrong nearest feature
+ *   moves a value by at least a fraction of a voxel step squared (>= ~0.01 mm^2 here). Every
+ *   distanceTransform case is also checked against a brute-force transform (every feature
+ *   tried for every voxel), and infinite values (items without features) must match exactly.
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import type {
@@ -34,7 +39,7 @@ import { disposeBackends } from '../ts/engine/registry.js';
 import type { DType, HostArray, Tensor } from '../ts/engine/tensor.js';
 import { backendsUnderTest, referenceBackend } from './helpers/backends.js';
 import { expectClose, type Tolerance } from './helpers/compare.js';
-import { randomFloats, randomLabels } from './helpers/random.js';
+import { randomFloats, randomLabels, rng } from './helpers/random.js';
 
 /** How one input is made: shape, dtype and value range (labels: [0, labels)). */
 interface InputSpec {
@@ -48,6 +53,8 @@ interface InputSpec {
   step?: number;
   /** Overwrite some elements after generation: index -> value. */
   set?: Record<number, number>;
+  /** Integer masks: share of non-zero voxels (values in [1, labels)); replaces `labels`' draw. */
+  density?: number;
 }
 
 type OpResult = Tensor | LabelCounts | SoftDiceSums;
@@ -58,6 +65,8 @@ interface OpCase {
   inputs: InputSpec[];
   run(backend: Backend, inputs: Tensor[]): Promise<OpResult>;
   tolerance: Tolerance;
+  /** An independent host answer from the inputs' host data (brute force), when there is one. */
+  oracle?(inputs: HostArray[]): ArrayLike<number>;
 }
 
 interface ErrorCase {
@@ -87,6 +96,8 @@ function makeData(spec: InputSpec, caseSeed: number): HostArray {
     const [lo, hi] = spec.range ?? [-1, 1];
     data = randomFloats(length, caseSeed, lo, hi);
     if (spec.step) data = data.map((v) => Math.round(v / spec.step!) * spec.step! || spec.step!);
+  } else if (spec.density !== undefined) {
+    data = randomMask(length, spec.density, spec.labels ?? 2, caseSeed, dtype);
   } else {
     const labels = randomLabels(length, spec.labels ?? 4, caseSeed);
     data =
@@ -98,6 +109,22 @@ function makeData(spec: InputSpec, caseSeed: number): HostArray {
   }
   for (const [index, value] of Object.entries(spec.set ?? {})) data[Number(index)] = value;
   return data;
+}
+
+/** A mask with about `density` non-zero voxels, each a label in [1, labels). */
+function randomMask(
+  length: number,
+  density: number,
+  labels: number,
+  seed: number,
+  dtype: Exclude<DType, 'float32'>,
+): HostArray {
+  const next = rng(seed);
+  const values = Int32Array.from({ length }, () =>
+    next() < density ? 1 + Math.floor(next() * Math.max(1, labels - 1)) : 0,
+  );
+  if (dtype === 'int32') return values;
+  return dtype === 'uint8' ? Uint8Array.from(values) : Uint16Array.from(values);
 }
 
 async function uploadAll(backend: Backend, specs: InputSpec[], caseSeed: number) {
@@ -492,6 +519,109 @@ const metricCases: OpCase[] = [
   })),
 ];
 
+// ---------------------------------------------------------------- distanceTransform
+
+const DISTANCE: Tolerance = { atol: 1e-5, rtol: 1e-5 };
+type Triple = [number, number, number];
+
+/** Squared distance from every voxel to the nearest non-zero voxel of its item, by trying all. */
+function bruteForceDistances(mask: HostArray, shape: number[], spacing: Triple): Float64Array {
+  const [n, d, h, w] = shape;
+  const out = new Float64Array(mask.length);
+  for (let b = 0; b < n; b++) {
+    const base = b * d * h * w;
+    const sites: Triple[] = [];
+    for (let i = 0; i < d * h * w; i++) {
+      if (mask[base + i] !== 0) sites.push([Math.floor(i / (h * w)), Math.floor(i / w) % h, i % w]);
+    }
+    for (let i = 0; i < d * h * w; i++) {
+      const p = [Math.floor(i / (h * w)), Math.floor(i / w) % h, i % w];
+      let best = Infinity;
+      for (const s of sites) {
+        const squared = [0, 1, 2].reduce((sum, a) => sum + ((p[a] - s[a]) * spacing[a]) ** 2, 0);
+        best = Math.min(best, squared);
+      }
+      out[base + i] = best;
+    }
+  }
+  return out;
+}
+
+function distanceCase(name: string, mask: InputSpec, spacing: Triple): OpCase {
+  return {
+    op: 'distanceTransform',
+    name,
+    inputs: [{ dtype: 'uint8', ...mask }],
+    tolerance: DISTANCE,
+    run: (b, [m]) => b.distanceTransform(m, spacing),
+    oracle: ([m]) => bruteForceDistances(m, mask.shape, spacing),
+  };
+}
+
+const distanceCases: OpCase[] = [
+  distanceCase(
+    'odd sizes, anisotropic, sparse, batch 2',
+    { shape: [2, 7, 9, 11], density: 0.02, set: { 40: 1, 700: 1 } },
+    [0.7, 1.3, 2.9],
+  ),
+  distanceCase(
+    'one feature among 390 voxels, D spacing 3',
+    { shape: [1, 13, 6, 5], density: 0, set: { 217: 1 } },
+    [3, 0.5, 1],
+  ),
+  distanceCase(
+    'single row (W only)',
+    { shape: [1, 1, 1, 17], density: 0.1, set: { 8: 1 } },
+    [1, 1, 0.4],
+  ),
+  distanceCase(
+    'W 1, H 1 (D only)',
+    { shape: [1, 12, 1, 1], density: 0, set: { 3: 1, 9: 1 } },
+    [2.5, 1, 1],
+  ),
+  distanceCase('dense, isotropic 10^3', { shape: [1, 10, 10, 10], density: 0.3 }, [1, 1, 1]),
+  distanceCase(
+    'uint16 labels, every non-zero value a feature',
+    { shape: [1, 5, 8, 7], dtype: 'uint16', labels: 900, density: 0.05, set: { 100: 1 } },
+    [1.2, 0.9, 0.9],
+  ),
+  distanceCase(
+    'int32 labels, negative values are features too',
+    { shape: [1, 6, 5, 9], dtype: 'int32', labels: 7, density: 0.03, set: { 33: -3 } },
+    [1, 2, 1],
+  ),
+  distanceCase(
+    'empty mask: Infinity in every voxel',
+    { shape: [2, 3, 4, 5], density: 0 },
+    [1, 1, 1],
+  ),
+  distanceCase(
+    'one empty item next to one with a feature',
+    {
+      shape: [2, 4, 5, 6],
+      density: 0,
+      set: { [120 + 61]: 1 },
+    },
+    [0.5, 2, 1],
+  ),
+  distanceCase('full mask: 0 everywhere', { shape: [1, 3, 4, 5], density: 1 }, [1, 1, 1]),
+  distanceCase(
+    'single voxel in a corner',
+    { shape: [1, 9, 8, 7], density: 0, set: { 0: 1 } },
+    [0.9, 1.1, 4],
+  ),
+  distanceCase(
+    'single voxel at the far corner',
+    { shape: [1, 9, 8, 7], density: 0, set: { [9 * 8 * 7 - 1]: 7 } },
+    [2, 1, 0.5],
+  ),
+  distanceCase(
+    'lines split over threads, 33 x 40 x 37',
+    { shape: [1, 33, 40, 37], density: 0.001, set: { 5000: 1 } },
+    [1.5, 0.8, 0.8],
+  ),
+];
+
 const copyShape = [2, 3, 4, 5, 7];
 const copyCases: OpCase[] = [
   ...[0, 1, 2, 3, 4].map((axis): OpCase => ({
@@ -543,6 +673,7 @@ const cases: OpCase[] = [
   ...channelCases,
   ...metricCases,
   ...copyCases,
+  ...distanceCases,
 ];
 
 // ---------------------------------------------------------------- error cases
@@ -652,6 +783,27 @@ const errorCases: ErrorCase[] = [
     run: (b, xs) => b.concat(xs, 2),
     message: /does not match/,
   },
+  {
+    op: 'distanceTransform',
+    name: 'zero spacing names the field and the value',
+    inputs: [{ shape: [1, 2, 3, 4], dtype: 'uint8', labels: 2 }],
+    run: (b, [m]) => b.distanceTransform(m, [1, 0, 1]),
+    message: /for distanceTransform spacing, received \[1, 0, 1\]/,
+  },
+  {
+    op: 'distanceTransform',
+    name: 'rank 5 mask',
+    inputs: [{ shape: [1, 1, 2, 3, 4], dtype: 'uint8', labels: 2 }],
+    run: (b, [m]) => b.distanceTransform(m, [1, 1, 1]),
+    message: /rank-4 tensor for distanceTransform mask/,
+  },
+  {
+    op: 'distanceTransform',
+    name: 'float32 mask',
+    inputs: [{ shape: [1, 2, 3, 4] }],
+    run: (b, [m]) => b.distanceTransform(m, [1, 1, 1]),
+    message: /integer label map for distanceTransform mask/,
+  },
 ];
 
 // ---------------------------------------------------------------- the suite
@@ -665,6 +817,33 @@ afterAll(async () => {
 
 it('outputs are poisoned before kernels write them', () => {
   expect(process.env.VOXSEG_POISON).toBe('1');
+});
+
+/**
+ * expectClose where the reference's infinities must come back as the same infinity (an item
+ * without features); NaN (a poisoned element never written) still fails.
+ */
+function expectCloseOrInfinite(
+  got: ArrayLike<number>,
+  ref: ArrayLike<number>,
+  tolerance: Tolerance,
+  what: string,
+): void {
+  const same = (i: number) => !Number.isFinite(ref[i]) && got[i] === ref[i];
+  const finite = (values: ArrayLike<number>) =>
+    Array.from(values, (value, i) => (i < ref.length && same(i) ? 0 : value));
+  expectClose(finite(got), finite(ref), tolerance, what);
+}
+
+describe('the reference backend against independent answers', () => {
+  for (const c of cases.filter((entry) => entry.oracle)) {
+    const caseSeed = 10_000 + cases.indexOf(c);
+    it(`${c.op}: ${c.name} matches brute force`, async () => {
+      const want = await runCase(reference, c, caseSeed);
+      const oracle = c.oracle!(c.inputs.map((spec, i) => makeData(spec, caseSeed * 31 + i)));
+      expectCloseOrInfinite(want.arrays.data!, oracle, c.tolerance, 'brute force');
+    });
+  }
 });
 
 for (const entry of backends) {
@@ -683,7 +862,16 @@ for (const entry of backends) {
         expect(got.shape, 'shape').toEqual(want.shape);
         expect(got.dtype, 'dtype').toBe(want.dtype);
         for (const [key, values] of Object.entries(want.arrays)) {
-          expectClose(got.arrays[key as keyof typeof got.arrays], values, c.tolerance, key);
+          expectCloseOrInfinite(
+            got.arrays[key as keyof typeof got.arrays],
+            values,
+            c.tolerance,
+            key,
+          );
+        }
+        if (c.oracle) {
+          const oracle = c.oracle(c.inputs.map((spec, i) => makeData(spec, caseSeed * 31 + i)));
+          expectCloseOrInfinite(got.arrays.data!, oracle, c.tolerance, 'brute force');
         }
         expect(backend.memory().bytes, 'bytes held after releasing every tensor').toBe(before);
       });

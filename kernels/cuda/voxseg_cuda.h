@@ -169,6 +169,16 @@ int vx_soft_dice(double* intersection, double* pred_sum, double* target_sum, con
                  const void* target, int label_type, int n, int channels, int64_t spatial,
                  void* stream);
 
+/**
+ * Exact squared Euclidean distance transform of each batch item (separable lower envelope of
+ * parabolas along W, then H, then D), in mm^2: 0 on features, INFINITY everywhere in an item
+ * without features. Takes 8 bytes per voxel of stream-ordered scratch.
+ * out: (N, D, H, W) float32; mask: (N, D, H, W) labels of `label_type`, non-zero = feature;
+ * spacing_d, spacing_h, spacing_w: voxel size in mm along D, H, W (> 0).
+ */
+int vx_distance_transform(float* out, const void* mask, int label_type, int n, int d, int h, int w,
+                          float spacing_d, float spacing_h, float spacing_w, void* stream);
+
 /* ---- copies ---- */
 
 /**

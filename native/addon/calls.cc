@@ -100,6 +100,11 @@ Napi::Value SoftDiceCall::result(Napi::Env env) {
   return sums;
 }
 
+int DistanceTransformCall::run(void* stream) {
+  return vx_distance_transform(out, mask, label_type, n, d, h, w, spacing[0], spacing[1],
+                               spacing[2], stream);
+}
+
 int CopyBlocksCall::run(void* stream) {
   return vx_copy_blocks(dst, src, blocks, block_bytes, dst_stride, src_stride, stream);
 }

@@ -104,6 +104,15 @@ struct SoftDiceCall : Call {
   Napi::Value result(Napi::Env env) override;
 };
 
+struct DistanceTransformCall : Call {
+  float* out;        // (N, D, H, W) mm^2
+  const void* mask;  // (N, D, H, W) labels
+  int label_type;    // vx_label_type
+  int n, d, h, w;
+  float spacing[3];  // (D, H, W) mm
+  int run(void* stream) override;
+};
+
 struct CopyBlocksCall : Call {
   void* dst;        // (blocks, dst_stride) bytes
   const void* src;  // (blocks, src_stride) bytes

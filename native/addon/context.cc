@@ -34,6 +34,7 @@ Napi::Function CudaContext::Define(Napi::Env env) {
        InstanceMethod<&CudaContext::Argmax>("argmax"),
        InstanceMethod<&CudaContext::LabelConfusion>("labelConfusion"),
        InstanceMethod<&CudaContext::SoftDice>("softDice"),
+       InstanceMethod<&CudaContext::DistanceTransform>("distanceTransform"),
        InstanceMethod<&CudaContext::CopyBlocks>("copyBlocks"),
        InstanceMethod<&CudaContext::Synchronize>("synchronize"),
        InstanceMethod<&CudaContext::MemoryInfo>("memoryInfo"),
@@ -272,6 +273,30 @@ Napi::Value CudaContext::SoftDice(const Napi::CallbackInfo& info) {
   call->channels = static_cast<int>(integer_arg(info, 4, "channels", 1));
   call->spatial = integer_arg(info, 5, "spatial", 1, INT64_C(1) << 50);
   return queue(info, std::move(call), {probs, target});
+}
+
+/** distanceTransform(out, mask, labelBytes, n, d, h, w, spacingD, spacingH, spacingW). */
+Napi::Value CudaContext::DistanceTransform(const Napi::CallbackInfo& info) {
+  require_alive(info.Env());
+  CudaBuffer* out = CudaBuffer::FromValue(info[0], "distanceTransform out");
+  CudaBuffer* mask = CudaBuffer::FromValue(info[1], "distanceTransform mask");
+  auto call = std::make_unique<DistanceTransformCall>();
+  call->out = static_cast<float*>(out->state->ptr);
+  call->mask = mask->state->ptr;
+  call->label_type = label_type_arg(info, 2);
+  int* sizes[4] = {&call->n, &call->d, &call->h, &call->w};
+  const char* roles[4] = {"n", "d", "h", "w"};
+  for (size_t i = 0; i < 4; ++i) *sizes[i] = static_cast<int>(integer_arg(info, 3 + i, roles[i]));
+  for (size_t i = 0; i < 3; ++i) {
+    call->spacing[i] = float_arg(info, 7 + i, "spacing");
+    if (!(call->spacing[i] > 0)) throw Napi::RangeError::New(info.Env(), "expected spacing > 0");
+  }
+  int64_t voxels = int64_t{call->n} * call->d * call->h * call->w;
+  if (voxels * 4 > static_cast<int64_t>(out->state->bytes) ||
+      voxels * call->label_type > static_cast<int64_t>(mask->state->bytes)) {
+    throw Napi::RangeError::New(info.Env(), "distanceTransform reaches past the end of a buffer");
+  }
+  return queue(info, std::move(call), {out, mask});
 }
 
 /** copyBlocks(dst, dstOffset, src, srcOffset, blocks, blockBytes, dstStride, srcStride). */

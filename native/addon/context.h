@@ -98,6 +98,7 @@ class CudaContext : public Napi::ObjectWrap<CudaContext> {
   Napi::Value Argmax(const Napi::CallbackInfo& info);
   Napi::Value LabelConfusion(const Napi::CallbackInfo& info);
   Napi::Value SoftDice(const Napi::CallbackInfo& info);
+  Napi::Value DistanceTransform(const Napi::CallbackInfo& info);
   Napi::Value CopyBlocks(const Napi::CallbackInfo& info);
   Napi::Value Synchronize(const Napi::CallbackInfo& info);
   Napi::Value MemoryInfo(const Napi::CallbackInfo& info);

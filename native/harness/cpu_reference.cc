@@ -205,6 +205,37 @@ Results soft_dice(const Case& c) {
   return r;
 }
 
+/**
+ * Squared distance (mm^2) from every voxel to the nearest non-zero voxel of its batch item, by
+ * trying every such voxel (brute force: the oracle for the separable kernels); INFINITY when
+ * the item has none. mask: (N, D, H, W) labels; spacing: (D, H, W) mm -> out float32.
+ */
+Results distance_transform(const Case& c) {
+  const Tensor& mask = c.tensor("mask");
+  if (mask.shape.size() != 4) throw std::runtime_error("distance_transform: expected (N, D, H, W)");
+  const int64_t d = mask.shape[1], h = mask.shape[2], w = mask.shape[3], item = d * h * w;
+  const double spacing[3] = {c.param("spacing", 0, 1), c.param("spacing", 1, 1),
+                             c.param("spacing", 2, 1)};
+  Tensor out = make_tensor("float32", mask.shape);
+
+  for (int64_t b = 0; b < mask.shape[0]; ++b) {
+    std::vector<int64_t> sites;
+    for (int64_t i = 0; i < item; ++i)
+      if (mask.at(b * item + i) != 0) sites.push_back(i);
+    for (int64_t i = 0; i < item; ++i) {
+      double best = INFINITY;
+      for (int64_t s : sites) {
+        double dz = (i / (h * w) - s / (h * w)) * spacing[0];
+        double dy = (i / w % h - s / w % h) * spacing[1];
+        double dx = (i % w - s % w) * spacing[2];
+        best = fmin(best, dz * dz + dy * dy + dx * dx);
+      }
+      out.data<float>()[b * item + i] = static_cast<float>(best);
+    }
+  }
+  return {{"out", out}};
+}
+
 /** Copy x[outer][start + i][inner] for i < size into out[outer][offset + i][inner], bytewise. */
 void copy_along_axis(Tensor& out, int64_t offset, const Tensor& x, int64_t start, int64_t size,
                      size_t axis) {
@@ -259,6 +290,7 @@ Results run_reference(const Case& c) {
   if (c.op == "argmax") return argmax(c);
   if (c.op == "label_confusion") return label_confusion(c);
   if (c.op == "soft_dice") return soft_dice(c);
+  if (c.op == "distance_transform") return distance_transform(c);
   if (c.op == "slice") return slice(c);
   if (c.op == "concat") return concat(c);
   throw std::runtime_error("expected a known op for case.txt op, received '" + c.op + "'");

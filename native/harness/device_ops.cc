@@ -160,6 +160,20 @@ Results soft_dice(const Case& c, Device& dev) {
   return r;
 }
 
+Results distance_transform(const Case& c, Device& dev) {
+  const Tensor& mask = c.tensor("mask");
+  if (mask.shape.size() != 4) throw std::runtime_error("distance_transform: expected (N, D, H, W)");
+  Tensor out = make_tensor("float32", mask.shape);
+  DeviceBuffer& in = dev.upload(mask);
+  DeviceBuffer& o = dev.output(out);
+  auto size = [&](size_t axis) { return static_cast<int>(mask.shape[axis]); };
+  auto step = [&](size_t axis) { return static_cast<float>(c.param("spacing", axis, 1)); };
+  check(vx_distance_transform(o.as<float>(), in.ptr, label_type_of(mask.dtype), size(0), size(1),
+                              size(2), size(3), step(0), step(1), step(2), dev.stream));
+  dev.download(out, o);
+  return {{"out", out}};
+}
+
 /** One vx_copy_blocks call: x[outer][start..start+size) -> out[outer][offset..). */
 void copy_range(const DeviceBuffer& out, const std::vector<int64_t>& out_shape,
                 const DeviceBuffer& x, const Tensor& xt, int64_t offset, int64_t start,
@@ -212,6 +226,7 @@ Results run_kernels(const Case& c, void* stream) {
   if (c.op == "softmax" || c.op == "argmax") return channel_op(c, dev);
   if (c.op == "label_confusion") return label_confusion(c, dev);
   if (c.op == "soft_dice") return soft_dice(c, dev);
+  if (c.op == "distance_transform") return distance_transform(c, dev);
   if (c.op == "slice" || c.op == "concat") return slice_or_concat(c, dev);
   throw std::runtime_error("expected a known op for case.txt op, received '" + c.op + "'");
 }

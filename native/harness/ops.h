@@ -12,6 +12,8 @@
  * - label_confusion: pred, ref (same dtype and shape); num_labels, [ignore_label]
  *   -> tp, pred_count, ref_count (float64, num_labels), first_invalid (int64, 1; -1 if none).
  * - soft_dice: probs, target -> intersection, pred_sum, target_sum (float64, C).
+ * - distance_transform: mask (N, D, H, W) labels; spacing[3] (D, H, W) mm -> out (float32,
+ *   squared mm to the nearest non-zero voxel of the item; INFINITY when it has none).
  * - slice: x; axis, start, size -> out.      concat: x0, x1, ...; axis -> out.
  */
 #pragma once

@@ -119,13 +119,17 @@ bool slice_concat_round_trip() {
                 values_of(whole.tensors["x"]));
 }
 
-/** Every validation case runs through the reference and gives finite outputs. */
+/**
+ * Every validation case runs through the reference and gives finite outputs (but for
+ * distance_transform's +INFINITY, its answer for an item without features).
+ */
 bool validation_cases_run() {
   bool ok = true;
   for (const ValidationCase& v : validation_cases(false)) {
+    const bool infinity_ok = v.c.op == "distance_transform";
     for (const auto& [name, t] : run_reference(v.c)) {
       for (int64_t i = 0; i < t.count(); ++i) {
-        if (isfinite(t.at(i))) continue;
+        if (isfinite(t.at(i)) || (infinity_ok && t.at(i) == INFINITY)) continue;
         printf("  %s: %s[%lld] is %g\n", v.name.c_str(), name.c_str(), static_cast<long long>(i),
                t.at(i));
         ok = false;

@@ -74,7 +74,7 @@ export function registerEvalCommand(program: Command): void {
     .description('score predicted label volumes against references (files or folders)')
     .argument('<pred>', 'predicted label volume, or a folder of them')
     .argument('<ref>', 'reference label volume, or a folder with the same file names')
-    .option('-b, --backend <name>', 'backend for the counts: auto, cuda, webgpu, wasm, reference')
+    .option('-b, --backend <name>', 'backend for the counts and distance maps: auto, cuda, webgpu, wasm, reference')
     .option(
       '--labels <list>',
       'label values to report, e.g. 1,2,3 (default: all present)',

@@ -12,6 +12,7 @@ import { registerModelsCommand } from './models.js';
 import { registerSegmentCommand } from './segment.js';
 import { registerEvalCommand } from './eval.js';
 import { registerServeCommand } from './serve.js';
+import { registerBenchCommand } from './bench.js';
 
 /** Build the program with every command registered. */
 export function buildProgram(): Command {
@@ -28,6 +29,7 @@ export function buildProgram(): Command {
   registerModelsCommand(program);
   registerInfoCommand(program);
   registerServeCommand(program);
+  registerBenchCommand(program);
   return program;
 }
 

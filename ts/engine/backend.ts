@@ -5,6 +5,7 @@
  * inputs. Shapes use (N, C, D, H, W) for activations, W = NIfTI x fastest, and (N, D, H, W)
  * for label maps.
  */
+import { expected } from './errors.js';
 import type { DType, HostArray, Tensor } from './tensor.js';
 
 /** Names of the backends, in `auto`'s probing order. */
@@ -78,7 +79,8 @@ export type OpName =
   | 'labelConfusion'
   | 'softDice'
   | 'slice'
-  | 'concat';
+  | 'concat'
+  | 'distanceTransform';
 
 export interface Backend {
   readonly name: BackendName;
@@ -138,6 +140,16 @@ export interface Backend {
   slice(x: Tensor, axis: number, start: number, size: number): Promise<Tensor>;
   /** Join tensors along one axis; all other dimensions must agree. */
   concat(xs: readonly Tensor[], axis: number): Promise<Tensor>;
+  /**
+   * Exact squared Euclidean distance transform of each batch item, separable (lower envelope
+   * of parabolas along W, then H, then D) and honouring anisotropic spacing.
+   * mask: (N, D, H, W) uint8 / uint16 / int32, non-zero marks a feature voxel.
+   * Returns float32 (N, D, H, W): the squared distance in mm^2 from each voxel centre to the
+   * nearest feature voxel centre of the same item; 0 on features; Infinity everywhere in an
+   * item without features. Values carry float32 rounding (a few ulps).
+   * @param spacing - voxel size in mm along (D, H, W), each finite and > 0.
+   */
+  distanceTransform(mask: Tensor, spacing: readonly [number, number, number]): Promise<Tensor>;
 
   /** Release everything the backend holds; the backend cannot be used afterwards. */
   dispose(): Promise<void>;
@@ -152,4 +164,24 @@ export function conv3dParams(partial: Partial<Conv3dParams> = {}): Conv3dParams 
     groups: partial.groups ?? 1,
     activation: partial.activation ?? { kind: 'linear' },
   };
+}
+
+/**
+ * Check the spacing of a distanceTransform call; every backend calls this first, so all of
+ * them reject the same values with the same message.
+ *
+ * @param spacing - voxel size in mm along (D, H, W).
+ * @returns the spacing as a plain triple.
+ * @throws InputError naming `distanceTransform spacing` and the bad value.
+ * @example
+ * distanceSpacing([3, 0.7, 0.7]); // [3, 0.7, 0.7]
+ */
+export function distanceSpacing(spacing: readonly number[]): [number, number, number] {
+  const ok = spacing.length === 3 && spacing.every((s) => Number.isFinite(s) && s > 0);
+  if (!ok) {
+    throw expected('three finite voxel sizes > 0 in mm (D, H, W)', 'distanceTransform spacing', [
+      ...spacing,
+    ]);
+  }
+  return [spacing[0], spacing[1], spacing[2]];
 }

@@ -17,7 +17,10 @@ export const EMPTY_DISTANCES: readonly EmptyDistance[] = ['inf', 'diagonal'];
 
 /** Options of {@link evaluate}; every one has a default, stated on its field. */
 export interface EvaluateOptions {
-  /** Backend instance or name for the confusion counts; default `auto` (see selectBackend). */
+  /**
+   * Backend instance or name for the confusion counts and the distance maps; default `auto`
+   * (see selectBackend). Distance maps are float32 on every backend (about 1e-7 relative).
+   */
   backend?: Backend | string;
   /** Label values to report; default every value present in either map, minus background. */
   labels?: readonly number[];

@@ -41,8 +41,11 @@ export interface DistanceMetrics {
   refSurfaceVoxels: number;
 }
 
-/** Slack added to the NSD tolerance so that rounding in sqrt never drops an exact hit. */
-const TOLERANCE_SLACK_MM = 1e-9;
+/**
+ * Relative slack of the NSD tolerance: distances come from float32 distance maps (about 1e-7
+ * relative rounding), so a distance equal to the tolerance must not be lost to rounding.
+ */
+const TOLERANCE_SLACK = 1e-6;
 
 /**
  * Distance metrics from the two directed sets.
@@ -113,6 +116,7 @@ function sum(values: Float64Array): number {
 
 function within(values: Float64Array, tolerance: number): number {
   let count = 0;
-  for (let i = 0; i < values.length; i++) if (values[i] <= tolerance + TOLERANCE_SLACK_MM) count++;
+  for (let i = 0; i < values.length; i++)
+    if (values[i] <= tolerance * (1 + TOLERANCE_SLACK)) count++;
   return count;
 }

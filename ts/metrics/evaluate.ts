@@ -1,7 +1,8 @@
 /**
  * `evaluate`: per-label overlap and surface-distance metrics of a predicted label volume against
  * a reference, with every convention stated in the result. Runs in browsers and Node (no Node
- * built-ins); the confusion counts run on any backend, the distances in TypeScript.
+ * built-ins). The confusion counts and the distance maps run on the chosen backend; surfaces,
+ * the float64 refinement of each distance and the statistics run in TypeScript.
  */
 import type { Backend, LabelCounts } from '../engine/backend.js';
 import type { Tensor } from '../engine/tensor.js';
@@ -40,7 +41,7 @@ export interface Evaluation {
   conventions: EvaluationConventions;
   /** One entry per reported label, ascending by value. */
   labels: LabelResult[];
-  /** Backend that computed the confusion counts. */
+  /** Backend that computed the confusion counts and the distance maps. */
   backend: string;
   /** Voxels compared (the grid minus ignored voxels). */
   comparedVoxels: number;
@@ -86,7 +87,8 @@ export async function evaluate(
   const labels = reportedLabels(dense, settings).map((label) => overlapResult(label, context));
   if (settings.distances) {
     const grid = { pred: dense.pred, ref: dense.ref, dims: ref.dims, spacing: spacing.mm, ignore };
-    addDistances(labels, grid, dense, distanceSettings(settings, ref.dims, spacing.mm));
+    const distance = distanceSettings(settings, ref.dims, spacing.mm);
+    await addDistances(backend, labels, grid, dense, distance);
   }
 
   return {
@@ -210,19 +212,20 @@ function distanceSettings(
   };
 }
 
-/** Fill each result's distance metrics, one label box at a time. */
-function addDistances(
+/** Fill each result's distance metrics, one label box (one backend call) at a time. */
+async function addDistances(
+  backend: Backend,
   results: LabelResult[],
   grid: LabelGridView,
   dense: DenseLabels,
   settings: DistanceSettings,
-): void {
+): Promise<void> {
   const boxes = labelBoxes(grid, dense.values.length);
   const none = { predToRef: new Float64Array(0), refToPred: new Float64Array(0) };
   for (const result of results) {
     const index = dense.indexOf(result.label);
     const box = index === undefined ? undefined : distanceBox(boxes.pred[index], boxes.ref[index]);
-    const sets = box ? directedDistances(grid, index!, box) : none;
+    const sets = box ? await directedDistances(backend, grid, index!, box) : none;
     Object.assign(result, distanceMetrics(sets, settings));
   }
 }

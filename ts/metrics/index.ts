@@ -1,5 +1,5 @@
 /**
- * Segmentation metrics: confusion counts to overlap metrics, exact surface distances on
+ * Segmentation metrics: confusion counts to overlap metrics, surface distances from exact EDTs on
  * anisotropic grids, cohort summaries and reports. Browser-safe: no Node built-ins.
  */
 export * from './conventions.js';

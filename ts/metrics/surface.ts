@@ -11,9 +11,13 @@
  * every candidate nearest voxel and gives, at each box voxel, the same value as an EDT of the
  * whole image. A face neighbour beyond the box is outside both masks (or beyond the image), so
  * the surface test reads it as outside, as it would on the whole image.
+ *
+ * Where the work runs: the backend computes both distance maps of the box in one
+ * `distanceTransform` call (float32, squared mm); the host takes the square roots at the
+ * surface voxels. Distances therefore carry float32 rounding (about 1e-7 relative).
  */
+import type { Backend } from '../engine/backend.js';
 import type { HostArray } from '../engine/tensor.js';
-import { squaredDistanceTransform } from './edt.js';
 
 /** An axis-aligned box of voxels, inclusive bounds, in (x, y, z). */
 export interface VoxelBox {
@@ -112,30 +116,60 @@ export function distanceBox(
 }
 
 /**
- * Directed surface distances of one dense label, computed inside `box`.
+ * Directed surface distances of one dense label, computed inside `box`: both distance maps on
+ * `backend` (one distanceTransform call).
  *
+ * @param backend - where the distance maps are computed.
  * @param grid - dense maps, dims, spacing and ignore index.
  * @param label - dense label index.
  * @param box - from {@link distanceBox}.
  * @returns both directed sets in mm; a set is empty when its mask is empty, and holds only
  *   Infinity when the other mask is empty.
  */
-export function directedDistances(
+export async function directedDistances(
+  backend: Backend,
   grid: LabelGridView,
   label: number,
   box: VoxelBox,
-): DirectedDistances {
+): Promise<DirectedDistances> {
   const shape = boxShape(box);
-  const predMask = cropMask(grid, grid.pred, label, box);
-  const refMask = cropMask(grid, grid.ref, label, box);
-  const predSurface = surfaceOf(predMask, shape);
-  const refSurface = surfaceOf(refMask, shape);
-
+  const predSurface = surfaceOf(cropMask(grid, grid.pred, label, box), shape);
+  const refSurface = surfaceOf(cropMask(grid, grid.ref, label, box), shape);
   const spacing: [number, number, number] = [grid.spacing[2], grid.spacing[1], grid.spacing[0]];
+
+  const maps = await distanceMaps(backend, [refSurface, predSurface], shape, spacing);
+  const volume = predSurface.length;
   return {
-    predToRef: distancesAt(predSurface, squaredDistanceTransform(refSurface, shape, spacing)),
-    refToPred: distancesAt(refSurface, squaredDistanceTransform(predSurface, shape, spacing)),
+    predToRef: distancesAt(predSurface, maps.subarray(0, volume)),
+    refToPred: distancesAt(refSurface, maps.subarray(volume)),
   };
+}
+
+/**
+ * Squared distance maps of the masks on the backend, in one call.
+ * masks: each (D, H, W) 0/1; returns (masks.length, D, H, W) float32 mm^2.
+ */
+async function distanceMaps(
+  backend: Backend,
+  masks: readonly Uint8Array[],
+  shape: readonly [number, number, number],
+  spacing: readonly [number, number, number],
+): Promise<Float32Array> {
+  const volume = masks[0].length;
+  const stacked = new Uint8Array(masks.length * volume); // (N, D, H, W) features
+  masks.forEach((mask, b) => stacked.set(mask, b * volume));
+
+  const features = await backend.upload(stacked, [masks.length, ...shape]);
+  try {
+    const maps = await backend.distanceTransform(features, spacing); // (N, D, H, W) mm^2
+    try {
+      return (await backend.download(maps)) as Float32Array;
+    } finally {
+      backend.release(maps);
+    }
+  } finally {
+    backend.release(features);
+  }
 }
 
 /** (D, H, W) extents of a box. */
@@ -186,8 +220,13 @@ export function surfaceOf(mask: Uint8Array, shape: readonly [number, number, num
   return surface;
 }
 
-/** sqrt of the squared distances at the marked voxels, in index order. */
-function distancesAt(marked: Uint8Array, squared: Float64Array): Float64Array {
+/**
+ * Distances (mm) at the marked voxels, in index order.
+ *
+ * @param marked - (D, H, W) 0/1 voxels whose distances are wanted.
+ * @param squared - (D, H, W) squared distances in mm^2 from the backend.
+ */
+function distancesAt(marked: Uint8Array, squared: Float32Array): Float64Array {
   let count = 0;
   for (let i = 0; i < marked.length; i++) count += marked[i];
   const out = new Float64Array(count);

@@ -17,6 +17,7 @@ import type {
   OpName,
   SoftDiceSums,
 } from '../../engine/backend.js';
+import { distanceSpacing } from '../../engine/backend.js';
 import { BackendRuntimeError, VoxsegError } from '../../engine/errors.js';
 import { readSetting } from '../../engine/log.js';
 import { MemoryTracker, poisonOutputs } from '../../engine/memory.js';
@@ -60,6 +61,7 @@ const OPS: ReadonlySet<OpName> = new Set<OpName>([
   'softDice',
   'slice',
   'concat',
+  'distanceTransform',
 ]);
 
 const UNSUPPORTED = [
@@ -276,6 +278,21 @@ export class CudaBackend implements Backend {
       this.context.softDice(
         ...([this.buffer(probs), this.buffer(target), labelBytes(target.dtype)] as const),
         ...([n, channels, d * h * w] as const),
+      ),
+    );
+  }
+
+  /** Squared EDT per batch item. mask: (N, D, H, W) labels -> float32 (N, D, H, W), mm^2. */
+  async distanceTransform(mask: Tensor, spacing: readonly [number, number, number]) {
+    requireRank(mask, 4, 'distanceTransform mask (N, D, H, W)');
+    requireLabels(mask, 'distanceTransform mask');
+    const steps = distanceSpacing(spacing);
+    const [n, d, h, w] = mask.shape;
+    const out = this.output(mask.shape, 'float32');
+    return this.finish(out, 'distanceTransform', () =>
+      this.context.distanceTransform(
+        ...([this.buffer(out), this.buffer(mask), labelBytes(mask.dtype)] as const),
+        ...([n, d, h, w, ...steps] as const),
       ),
     );
   }

@@ -157,6 +157,22 @@ export interface CudaContext {
     spatial: number,
   ): Promise<{ intersection: Float64Array; predSum: Float64Array; targetSum: Float64Array }>;
   /**
+   * Squared EDT per batch item. out: (N, D, H, W) float32 mm^2; mask: (N, D, H, W) labels of
+   * `labelBytes`; spacing along (D, H, W) in mm.
+   */
+  distanceTransform(
+    out: CudaBuffer,
+    mask: CudaBuffer,
+    labelBytes: number,
+    n: number,
+    d: number,
+    h: number,
+    w: number,
+    spacingD: number,
+    spacingH: number,
+    spacingW: number,
+  ): Promise<void>;
+  /**
    * Copy `blocks` runs of `blockBytes` bytes: run i goes from src + srcOffset + i * srcStride
    * to dst + dstOffset + i * dstStride.
    */

@@ -12,6 +12,7 @@ import type {
   OpName,
   SoftDiceSums,
 } from '../../engine/backend.js';
+import { distanceSpacing } from '../../engine/backend.js';
 import { VoxsegError } from '../../engine/errors.js';
 import { MemoryTracker } from '../../engine/memory.js';
 import {
@@ -34,6 +35,7 @@ import {
   type Tensor,
 } from '../../engine/tensor.js';
 import { conv3dReference } from './conv3d.js';
+import { distanceTransformReference } from './edt.js';
 import {
   activationReference,
   argmaxReference,
@@ -53,6 +55,7 @@ const OPS: ReadonlySet<OpName> = new Set<OpName>([
   'softDice',
   'slice',
   'concat',
+  'distanceTransform',
 ]);
 
 export class ReferenceBackend implements Backend {
@@ -185,6 +188,14 @@ export class ReferenceBackend implements Backend {
       offset += block;
     }
     return this.wrap(out, shape);
+  }
+
+  /** Squared EDT per batch item. mask: (N, D, H, W) labels -> float32 (N, D, H, W), mm^2. */
+  async distanceTransform(mask: Tensor, spacing: readonly [number, number, number]) {
+    requireRank(mask, 4, 'distanceTransform mask (N, D, H, W)');
+    requireLabels(mask, 'distanceTransform mask');
+    const steps = distanceSpacing(spacing);
+    return this.wrap(distanceTransformReference(this.data(mask), mask.shape, steps), mask.shape);
   }
 
   async dispose(): Promise<void> {}

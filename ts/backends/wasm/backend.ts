@@ -13,6 +13,7 @@ import type {
   OpName,
   SoftDiceSums,
 } from '../../engine/backend.js';
+import { distanceSpacing } from '../../engine/backend.js';
 import { expected, VoxsegError } from '../../engine/errors.js';
 import { poisonOutputs } from '../../engine/memory.js';
 import {
@@ -38,6 +39,7 @@ import {
 } from '../../engine/tensor.js';
 import type { WasmContext } from './context.js';
 import { runConv3d } from './conv3d.js';
+import { runDistanceTransform } from './edt.js';
 import { MAX_BLOCK_BYTES, type WasmHeap } from './heap.js';
 import { type LabelMap, runLabelConfusion, runSoftDice } from './metrics.js';
 import { copyRows, runActivation, runChannelKernel, runInstanceNorm } from './ops.js';
@@ -60,6 +62,7 @@ const OPS: ReadonlySet<OpName> = new Set<OpName>([
   'softDice',
   'slice',
   'concat',
+  'distanceTransform',
 ]);
 
 const MAX_LABELS = 2 ** 24;
@@ -330,6 +333,19 @@ export class WasmBackend implements Backend {
       offset += rowBytes;
     });
     return out;
+  }
+
+  /** Squared EDT per batch item. mask: (N, D, H, W) labels -> float32 (N, D, H, W), mm^2. */
+  async distanceTransform(mask: Tensor, spacing: readonly [number, number, number]) {
+    return this.track(async () => {
+      requireRank(mask, 4, 'distanceTransform mask (N, D, H, W)');
+      requireLabels(mask, 'distanceTransform mask');
+      const steps = distanceSpacing(spacing);
+      const labels = this.labelMap(mask);
+      const out = this.allocate(mask.shape, 'float32');
+      await runDistanceTransform(this.ctx, labels, this.storage(out).ptr, mask.shape, steps);
+      return out;
+    });
   }
 
   /** Terminate the workers and free every block; the backend is unusable afterwards. */

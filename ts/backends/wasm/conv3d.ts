@@ -1,8 +1,10 @@
 /**
- * conv3d on the wasm backend: plan the geometry, pack weights once per weight tensor, then per
- * batch item walk the output planes in slabs: pad the input planes the slab newly needs into
- * a ring (each plane once) and run conv3d_direct over the slab (assembly/conv3d.ts explains
- * the kernel's layout and blocking).
+ * conv3d on the wasm backend: 3x3x3 stride-1 convolutions go to conv3d_winograd
+ * (./conv3d-winograd.ts), 1x1x1 unpadded ones to conv3d_pointwise, the rest to conv3d_direct.
+ * For conv3d_direct: plan the geometry, pack weights once per weight tensor, then per batch
+ * item walk the output planes in slabs: pad the input planes the slab newly needs into a ring
+ * (each plane once) and run conv3d_direct over the slab (assembly/conv3d.ts explains the
+ * kernel's layout and blocking).
  *
  * The ring bounds the padded copy's memory: it holds as many planes per channel as a slab
  * of output planes reads, with slabs as deep as keep it under `padBudgetBytes` (at least the
@@ -14,13 +16,19 @@ import type { Tensor } from '../../engine/tensor.js';
 import { runItems, type WasmContext } from './context.js';
 import type { WasmHeap } from './heap.js';
 import type { WasmKernels } from './module.js';
+import {
+  channelBlocks,
+  packWinogradWeights,
+  runConv3dWinograd,
+  winogradApplies,
+} from './conv3d-winograd.js';
 
 /** Field order of the Conv3dJob record in assembly/conv3d.ts (32-bit fields). */
 export const JOB_FIELDS = [
   'x', 'ring', 'zero', 'cin', 'd', 'h', 'w', 'padD', 'padH', 'padW', 'ringDepth', 'padFrom',
   'padCount', 'hp', 'strideW', 'phaseLen', 'weights', 'planeTaps', 'tapsPerPlane', 'kd',
-  'dilationD', 'dilationH', 'taps', 'bias', 'out', 'groups', 'ocBlocks', 'coutPerGroup', 'outZ', 'oh', 'ow',
-  'owPad', 'strideD', 'strideH', 'outChannelStride', 'activation', 'alpha',
+  'dilationD', 'dilationH', 'taps', 'bias', 'out', 'groups', 'ocBlocks', 'coutPerGroup', 'outZ',
+  'oh', 'ow', 'owPad', 'strideD', 'strideH', 'outChannelStride', 'activation', 'alpha',
 ] as const; // prettier-ignore
 
 type JobField = (typeof JOB_FIELDS)[number];
@@ -65,9 +73,22 @@ interface ConvBuffers {
   scratch: number;
 }
 
-/** Weights repacked for conv3d_direct, one entry per weight tensor, freed with the tensor. */
+/** A packed copy of one weight tensor: for conv3d_direct (per group count) or conv3d_winograd. */
+interface PackedEntry {
+  ptr: number;
+  groups: number;
+  /** conv3d_winograd only: the channel block table and its length. */
+  blocks?: number;
+  count?: number;
+}
+
+/**
+ * Weights repacked for conv3d_direct or transformed for conv3d_winograd, at most one entry of
+ * each kind per weight tensor, freed with the tensor.
+ */
 export class WeightCache {
-  private readonly entries = new Map<number, { ptr: number; groups: number }>();
+  private readonly entries = new Map<number, PackedEntry>();
+  private readonly winogradEntries = new Map<number, PackedEntry>();
 
   constructor(
     private readonly heap: WasmHeap,
@@ -90,17 +111,51 @@ export class WeightCache {
     return ptr;
   }
 
-  /** Forget (and free) the packed copy of a weight tensor, if any. */
-  drop(tensorId: number): void {
-    const entry = this.entries.get(tensorId);
-    if (!entry) return;
-    this.entries.delete(tensorId);
-    this.heap.free(entry.ptr);
+  /**
+   * The Winograd-transformed copy of `weight` (Cout, Cin, 3, 3, 3), made on first use: per
+   * channel block (64, Cin, B) float32, and the block table (blocks, 4) int32 (first channel,
+   * size, valid channels, float offset).
+   */
+  winograd(weight: Tensor, weightPtr: number, cout: number, cin: number) {
+    let entry = this.winogradEntries.get(weight.id);
+    if (!entry) {
+      entry = this.transform(weightPtr, cout, cin);
+      this.winogradEntries.set(weight.id, entry);
+    }
+    return { ptr: entry.ptr, blocks: entry.blocks!, count: entry.count! };
   }
 
-  /** Number of packed weight tensors held. */
+  private transform(weightPtr: number, cout: number, cin: number): PackedEntry {
+    const blocks = channelBlocks(cout);
+    const weights = this.heap.f32(weightPtr, cout * cin * 27).slice();
+    const packed = packWinogradWeights(weights, cout, cin, blocks);
+    const ptr = this.heap.alloc(packed.byteLength + 16 * blocks.length, 'conv3d winograd weights');
+    this.heap.f32(ptr, packed.length).set(packed);
+    const table = ptr + packed.byteLength;
+    let offset = 0;
+    const rows = blocks.map((b) => [
+      b.first,
+      b.size,
+      b.valid,
+      (offset += 64 * cin * b.size) - 64 * cin * b.size,
+    ]);
+    this.heap.i32(table, 4 * blocks.length).set(rows.flat());
+    return { ptr, groups: 1, blocks: table, count: blocks.length };
+  }
+
+  /** Forget (and free) the packed copies of a weight tensor, if any. */
+  drop(tensorId: number): void {
+    for (const entries of [this.entries, this.winogradEntries]) {
+      const entry = entries.get(tensorId);
+      if (!entry) continue;
+      entries.delete(tensorId);
+      this.heap.free(entry.ptr);
+    }
+  }
+
+  /** Number of packed weight copies held. */
   get size(): number {
-    return this.entries.size;
+    return this.entries.size + this.winogradEntries.size;
   }
 }
 
@@ -119,7 +174,11 @@ export async function runConv3d(
   params: Conv3dParams,
   outShape: readonly number[],
 ): Promise<void> {
+  if (winogradApplies(weight.shape, params, outShape)) {
+    return runConv3dWinograd(ctx, x, weight, ptrs, params, outShape);
+  }
   const g = convGeometry(x.shape, weight.shape, params, outShape, ctx);
+  if (pointwiseApplies(weight.shape, params)) return runPointwise(ctx, g, weight, ptrs, params);
   const temps: number[] = [];
   const temp = (bytes: number, role: string) => {
     temps.push(ctx.heap.alloc(bytes, role));
@@ -149,6 +208,56 @@ export async function runConv3d(
   }
 }
 
+/** Whether conv3d_pointwise runs it: a 1x1x1 kernel, stride 1, no padding, one group. */
+function pointwiseApplies(weightShape: readonly number[], params: Conv3dParams): boolean {
+  const [, , kd, kh, kw] = weightShape;
+  const ones = (v: readonly number[], n: number) => v.every((e) => e === n);
+  return (
+    kd * kh * kw === 1 && ones(params.stride, 1) && ones(params.padding, 0) && params.groups === 1
+  );
+}
+
+/** Positions per conv3d_pointwise work item (POINTWISE_RUN in assembly/conv3d.ts). */
+const POINTWISE_RUN = 1024;
+
+/** conv3d_pointwise: each batch item's positions in runs, split over the threads. */
+async function runPointwise(
+  ctx: WasmContext,
+  g: ConvGeometry,
+  weight: Tensor,
+  ptrs: { x: number; weight: number; bias: number | null; out: number },
+  params: Conv3dParams,
+): Promise<void> {
+  const spatial = g.d * g.h * g.w;
+  const biasBytes = g.ocBlocks * g.ocBlock * 4;
+  const job = ctx.heap.alloc(JOB_FIELDS.length * 4, 'conv3d job');
+  const bias = ctx.heap.alloc(biasBytes, 'conv3d bias');
+  try {
+    packBias(ctx, g, ptrs.bias, bias);
+    setJob(ctx, job, {
+      weights: ctx.weights.packed(weight, ptrs.weight, g), bias, taps: g.taps,
+      coutPerGroup: g.cout, ocBlocks: g.ocBlocks, outChannelStride: spatial,
+      activation: ACTIVATION_CODES[params.activation.kind],
+    }); // prettier-ignore
+    ctx.heap.f32(job, JOB_FIELDS.length)[JOB_FIELDS.indexOf('alpha')] = activationAlpha(
+      params.activation,
+    );
+    const items = Math.ceil(spatial / POINTWISE_RUN);
+    for (let batch = 0; batch < g.n; batch++) {
+      setJob(ctx, job, {
+        x: ptrs.x + batch * g.cin * spatial * 4,
+        out: ptrs.out + batch * g.cout * spatial * 4,
+      });
+      await runItems(ctx, items, 2 * spatial * g.cin * g.cout, (r) => [
+        { kernel: 'conv3d_pointwise', args: [job, r.start, r.end] },
+      ]);
+    }
+  } finally {
+    ctx.heap.free(job);
+    ctx.heap.free(bias);
+  }
+}
+
 /** Every slab of output planes of one batch item: pad the planes it newly needs, convolve. */
 async function convolveBatchItem(
   ctx: WasmContext,
@@ -165,7 +274,7 @@ async function convolveBatchItem(
     const low = Math.max(padded, z0 * sd - pd);
     const high = Math.min(g.d - 1, (z1 - 1) * sd + reach - pd);
     if (high >= low) {
-      await padPlanes(ctx, g, buffers.job, low, high - low + 1);
+      await padPlanes(ctx, g.cin, g.hp * g.rowLen, buffers.job, low, high - low + 1);
       padded = high + 1;
     }
     await convolvePlanes(ctx, g, buffers, z0, z1 - z0);
@@ -271,24 +380,28 @@ function writeJob(ctx: WasmContext, g: ConvGeometry, params: Conv3dParams, b: Co
 }
 
 /** Set some int32 fields of a Conv3dJob record. */
-function setJob(ctx: WasmContext, job: number, values: Partial<Record<JobField, number>>) {
+export function setJob(ctx: WasmContext, job: number, values: Partial<Record<JobField, number>>) {
   const fields = ctx.heap.i32(job, JOB_FIELDS.length);
   for (const [name, value] of Object.entries(values)) {
     fields[JOB_FIELDS.indexOf(name as JobField)] = value;
   }
 }
 
-/** conv3d_pad_input for input planes [from, from + count) of every channel. */
-async function padPlanes(
+/**
+ * conv3d_pad_input for input planes [from, from + count) of `cin` channels, each padded plane
+ * `planeFloats` floats.
+ */
+export async function padPlanes(
   ctx: WasmContext,
-  g: ConvGeometry,
+  cin: number,
+  planeFloats: number,
   job: number,
   from: number,
   count: number,
 ) {
   setJob(ctx, job, { padFrom: from, padCount: count });
-  const items = g.cin * count;
-  await runItems(ctx, items, items * g.hp * g.rowLen, (r) => [
+  const items = cin * count;
+  await runItems(ctx, items, items * planeFloats, (r) => [
     { kernel: 'conv3d_pad_input', args: [job, r.start, r.end] },
   ]);
 }

@@ -18,6 +18,7 @@ import type {
   OpName,
   SoftDiceSums,
 } from '../../engine/backend.js';
+import { distanceSpacing } from '../../engine/backend.js';
 import { VoxsegError } from '../../engine/errors.js';
 import { MemoryTracker, poisonOutputs } from '../../engine/memory.js';
 import {
@@ -46,6 +47,7 @@ import { GpuContext } from './gpu.js';
 import { argmaxWebGpu, softmaxWebGpu } from './ops/channels.js';
 import { conv3dWebGpu } from './ops/conv3d.js';
 import { concatWebGpu, sliceWebGpu } from './ops/copy.js';
+import { distanceTransformWebGpu } from './ops/edt.js';
 import type { OpEnv } from './ops/env.js';
 import { labelConfusionWebGpu, softDiceWebGpu, type StagedResult } from './ops/labels.js';
 import { activationWebGpu, type InstanceNormOptions, instanceNormWebGpu } from './ops/normalise.js';
@@ -61,6 +63,7 @@ const OPS: ReadonlySet<OpName> = new Set<OpName>([
   'softDice',
   'slice',
   'concat',
+  'distanceTransform',
 ]);
 
 const DEFAULT_POOL_BYTES = 256 * 2 ** 20;
@@ -123,6 +126,7 @@ export class WebGpuBackend implements Backend {
       `tensors over ${bufferBytes} bytes (this adapter's maxBufferSize)`,
       'conv3d kernels of more than 512 taps, KD x KH x KW (workgroup memory)',
       'conv3d whose input rows for one output row exceed a storage binding',
+      'distanceTransform of a batch item larger than one storage binding (its D lines span it)',
     ];
   }
 
@@ -280,6 +284,15 @@ export class WebGpuBackend implements Backend {
     const shape = concatShape(xs, axis);
     xs.forEach((x) => this.storage(x));
     return this.produce('concat', (env) => concatWebGpu(env, xs, axis, shape));
+  }
+
+  /** Squared EDT per batch item. mask: (N, D, H, W) labels -> float32 (N, D, H, W), mm^2. */
+  async distanceTransform(mask: Tensor, spacing: readonly [number, number, number]) {
+    requireRank(mask, 4, 'distanceTransform mask (N, D, H, W)');
+    requireLabels(mask, 'distanceTransform mask');
+    const steps = distanceSpacing(spacing);
+    this.storage(mask);
+    return this.produce('distanceTransform', (env) => distanceTransformWebGpu(env, mask, steps));
   }
 
   async dispose(): Promise<void> {

@@ -12,6 +12,8 @@ export type KernelName =
   | 'argmax'
   | 'conv3d_direct'
   | 'copy_blocks'
+  | 'edt_envelope'
+  | 'edt_rows'
   | 'instance_norm_apply'
   | 'instance_norm_stats'
   | 'label_confusion'
@@ -93,6 +95,16 @@ export const KERNELS: Readonly<Record<KernelName, KernelDescriptor>> = {
     'src dst:rw',
     `tile_count word_count first_word code rows row_len src_start src_stride dst_start
      dst_stride src_base dst_base`,
+  ),
+  edt_envelope: kernel(
+    'edt_envelope',
+    'src dst:rw sites:rw',
+    'tile_count lines first_line n inner src_base dst_base sites_base step:f32',
+  ),
+  edt_rows: kernel(
+    'edt_rows',
+    'mask out:rw',
+    'tile_count rows first_row w mask_base mask_code out_base step:f32',
   ),
   instance_norm_apply: kernel(
     'instance_norm_apply',
