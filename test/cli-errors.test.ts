@@ -165,8 +165,50 @@ describe.skipIf(skip)('CLI errors on bad input', () => {
       '--backend',
       'wasn',
     ]);
-    expect(backend.status).toBe(1);
+    expect(backend.status).toBe(2); // a usage error
     expect(backend.stderr).toMatch(/received 'wasn'.*did you mean 'wasm'/);
+  });
+
+  it('refuses an output that is the input or the other output, even with --overwrite', () => {
+    const input = path('keep.nii.gz');
+    writeFileSync(input, serializeNifti(smallVolume(), { gzip: true }));
+    const before = readFileSync(input);
+    const same = runCli([
+      'segment',
+      input,
+      '--model',
+      MODEL_DIR,
+      '-o',
+      join(dir, '.', 'keep.nii.gz'),
+      '--overwrite',
+    ]);
+    expect(same.status).toBe(1);
+    expect(same.stderr).toMatch(/keep\.nii\.gz: --output is the same file as the input/);
+    expect(readFileSync(input).equals(before)).toBe(true);
+
+    const both = runCli([
+      'segment',
+      input,
+      '--model',
+      MODEL_DIR,
+      '-o',
+      path('x.nii.gz'),
+      '--preview',
+      path('x.nii.gz'),
+    ]);
+    expect(both.stderr).toMatch(/--preview is the same file as --output/);
+    const jpeg = runCli([
+      'segment',
+      input,
+      '--model',
+      MODEL_DIR,
+      '-o',
+      path('x.nii.gz'),
+      '--preview',
+      path('x.jpg'),
+    ]);
+    expect(jpeg.stderr).toMatch(/expected a file name ending in \.png for --preview/);
+    expect(existsSync(path('x.nii.gz'))).toBe(false);
   });
 
   it('rejects a corrupt gzip stream', () => {

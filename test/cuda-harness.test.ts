@@ -35,8 +35,10 @@ const TF32: Tolerance = { atol: 3e-3, rtol: 3e-3 };
 const EXACT: Tolerance = { atol: 0, rtol: 0 };
 
 const reference = new ReferenceBackend();
-const scratch = mkdtempSync(join(tmpdir(), 'voxseg-harness-'));
-afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+// Made on first use, so a run where every test skips leaves nothing behind.
+let scratchDir: string | undefined;
+const scratch = () => (scratchDir ??= mkdtempSync(join(tmpdir(), 'voxseg-harness-')));
+afterAll(() => scratchDir && rmSync(scratchDir, { recursive: true, force: true }));
 
 // ------------------------------------------------------------------ the case directory format
 
@@ -48,7 +50,7 @@ type Outputs = Record<string, ArrayLike<number>>;
 
 /** Write case.txt and one .bin per tensor into a fresh directory. */
 function writeCase(op: string, params: Record<string, number[]>, tensors: Record<string, Input>) {
-  const dir = mkdtempSync(join(scratch, `${op}-`));
+  const dir = mkdtempSync(join(scratch(), `${op}-`));
   const lines = [`op ${op}`];
   for (const [name, values] of Object.entries(params))
     lines.push(`param ${name} ${values.join(' ')}`);
@@ -422,7 +424,7 @@ describe.skipIf(missing(CPU))(
     });
 
     it('names the file, line and field of a bad case', () => {
-      const dir = mkdtempSync(join(scratch, 'bad-'));
+      const dir = mkdtempSync(join(scratch(), 'bad-'));
       writeFileSync(join(dir, 'case.txt'), 'op softmax\ntensor x float16 1 2 3\n');
       const run = spawnSync(CPU, ['--cpu', '--op', dir], { encoding: 'utf8' });
       expect(run.status).toBe(1);

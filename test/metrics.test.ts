@@ -429,3 +429,17 @@ describe('confusion counts on every backend', async () => {
     expect(oracle.labels.map((l) => l.label)).toEqual([7, 300, 2035, 14175]);
   });
 });
+
+describe('negative labels', () => {
+  it('are rejected, naming the voxel and the value', async () => {
+    const dims: [number, number, number] = [3, 2, 2];
+    const data = Int16Array.from({ length: 12 }, (_, i) => i % 3);
+    const bad = Int16Array.from(data);
+    bad[7] = -1;
+    await expect(
+      evaluate({ data: bad, dims }, { data, dims }, { backend: new ReferenceBackend() }),
+    ).rejects.toThrow(
+      /pred: expected a non-negative label value for voxel \(1, 0, 1\) \[index 7\], received -1/,
+    );
+  });
+});

@@ -26,6 +26,10 @@ try {
   passed = report.numPassedTests;
   failed = report.numFailedTests;
   skipped = report.numPendingTests + (report.numTodoTests ?? 0);
+  const skippedTests = report.testResults.flatMap((file) =>
+    file.assertionResults.filter((test) => test.status !== 'passed' && test.status !== 'failed'),
+  );
+  for (const test of skippedTests) console.log(`skipped: ${test.fullName}`);
   const brokenFiles = report.testResults.filter((r) => r.status === 'failed' && !r.assertionResults.length);
   failed += brokenFiles.length;
 } catch (error) {

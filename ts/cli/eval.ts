@@ -6,6 +6,7 @@
 import { readFile, readdir, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { SingleBar } from 'cli-progress';
+import { backendOption } from './options.js';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import type { Backend } from '../engine/backend.js';
 import { InputError, VoxsegError, expected } from '../engine/errors.js';
@@ -74,7 +75,11 @@ export function registerEvalCommand(program: Command): void {
     .description('score predicted label volumes against references (files or folders)')
     .argument('<pred>', 'predicted label volume, or a folder of them')
     .argument('<ref>', 'reference label volume, or a folder with the same file names')
-    .option('-b, --backend <name>', 'backend for the counts and distance maps: auto, cuda, webgpu, wasm, reference')
+    .option(
+      '-b, --backend <name>',
+      'backend for the counts and distance maps: auto, cuda, webgpu, wasm, reference',
+      backendOption,
+    )
     .option(
       '--labels <list>',
       'label values to report, e.g. 1,2,3 (default: all present)',

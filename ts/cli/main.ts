@@ -23,7 +23,7 @@ export function buildProgram(): Command {
       if (command.opts().debug) configureLogging({ level: 'debug' });
     })
     .exitOverride()
-    .showHelpAfterError();
+    .showHelpAfterError("(run 'voxseg <command> --help' for usage)");
   registerSegmentCommand(program);
   registerEvalCommand(program);
   registerModelsCommand(program);

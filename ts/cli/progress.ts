@@ -1,6 +1,6 @@
 /**
  * Progress on stderr: a bar for long stages when stderr is a terminal, otherwise a line at
- * each quarter, so logs of batch jobs stay short.
+ * each quarter of stages that take more than two seconds, so logs of batch jobs stay short.
  */
 import { SingleBar } from 'cli-progress';
 
@@ -42,12 +42,14 @@ function barProgress(): StageProgress {
 
 function lineProgress(): StageProgress {
   let current = '';
-  let nextMark = 0;
+  let started = 0;
+  let nextMark = 0.25;
   return {
     update(stage, fraction) {
-      if (stage !== current) [current, nextMark] = [stage, 0];
-      if (fraction < nextMark || fraction >= 1) return;
-      process.stderr.write(`${stage}: ${Math.round(fraction * 100)}%\n`);
+      if (stage !== current) [current, started, nextMark] = [stage, performance.now(), 0.25];
+      // Quarter marks, and only for stages that take a while: fast ones stay silent.
+      if (fraction < nextMark || performance.now() - started < 2000) return;
+      process.stderr.write(`${stage}: ${Math.floor(fraction * 100)}%\n`);
       nextMark = Math.floor(fraction * 4 + 1) / 4;
     },
     stop: () => {},

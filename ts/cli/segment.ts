@@ -1,8 +1,9 @@
 /**
  * `voxseg segment <volume> --model <name|dir> -o <labels.nii.gz>`: the main job.
  */
-import { existsSync, statSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { accessSync, constants, existsSync, realpathSync, statSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
+import { backendOption } from './options.js';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { expected, InputError } from '../engine/errors.js';
 import type { Backend } from '../engine/backend.js';
@@ -49,6 +50,7 @@ export function registerSegmentCommand(program: Command): void {
     .option(
       '-b, --backend <name>',
       'auto, cuda, webgpu, wasm or reference (default: VOXSEG_BACKEND or auto)',
+      backendOption,
     )
     .option('--preview <file.png>', 'also write a PNG of three orthogonal slices with the labels')
     .option('--overwrite', 'replace the output files if they exist')
@@ -82,7 +84,7 @@ export function registerSegmentCommand(program: Command): void {
 }
 
 async function runSegment(input: string, flags: SegmentFlags): Promise<void> {
-  checkOutputs(flags);
+  checkOutputs(input, flags);
   const started = performance.now();
   const progress = stageProgress(Boolean(flags.quiet || flags.json));
   const say = (line: string) => !flags.quiet && !flags.json && console.error(line);
@@ -132,23 +134,62 @@ async function fallbackBackends(chosen: Backend): Promise<Backend[]> {
   );
 }
 
-/** Fail before any work when the outputs cannot be written. */
-function checkOutputs(flags: SegmentFlags): void {
-  for (const [option, path] of [
-    ['--output', flags.output],
-    ['--preview', flags.preview],
-  ] as const) {
+/**
+ * Fail before any work when the outputs cannot be written: a missing or read-only directory,
+ * an unsupported extension, an existing file without --overwrite, or an output that is the
+ * input or the other output.
+ */
+function checkOutputs(input: string, flags: SegmentFlags): void {
+  const outputs = [
+    { option: '--output', path: flags.output, extensions: ['.nii', '.nii.gz'] },
+    { option: '--preview', path: flags.preview, extensions: ['.png'] },
+  ];
+  const seen = new Map([[canonical(input), 'the input']]);
+  for (const { option, path, extensions } of outputs) {
     if (!path) continue;
-    const dir = dirname(resolve(path));
-    if (!existsSync(dir) || !statSync(dir).isDirectory()) {
-      throw expected('an existing directory', `the directory of ${option}`, dir, { file: path });
+    const same = seen.get(canonical(path));
+    if (same) throw new InputError(`${option} is the same file as ${same}`, { file: path });
+    seen.set(canonical(path), option);
+    if (!extensions.some((extension) => path.toLowerCase().endsWith(extension))) {
+      throw expected(`a file name ending in ${extensions.join(' or ')}`, option, path);
     }
-    if (existsSync(path) && !flags.overwrite) {
-      throw new InputError(`${option} exists already`, {
-        file: path,
-        hint: 'pass --overwrite to replace it',
-      });
-    }
+    checkWritable(option, path, flags.overwrite);
+  }
+}
+
+function checkWritable(option: string, path: string, overwrite?: boolean): void {
+  const dir = dirname(resolve(path));
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) {
+    throw expected('an existing directory', `the directory of ${option}`, dir, { file: path });
+  }
+  try {
+    accessSync(dir, constants.W_OK);
+  } catch {
+    throw expected('a writable directory', `the directory of ${option}`, dir, { file: path });
+  }
+  if (existsSync(path) && !overwrite) {
+    throw new InputError(`${option} exists already`, {
+      file: path,
+      hint: 'pass --overwrite to replace it',
+    });
+  }
+}
+
+/** The path with links and `..` resolved (for an existing file) or just made absolute. */
+function canonical(path: string): string {
+  const absolute = resolve(path);
+  try {
+    return realpathSync(absolute);
+  } catch {
+    return join(realpathOrSelf(dirname(absolute)), basename(absolute));
+  }
+}
+
+function realpathOrSelf(path: string): string {
+  try {
+    return realpathSync(path);
+  } catch {
+    return path;
   }
 }
 

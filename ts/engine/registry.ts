@@ -86,7 +86,11 @@ export async function getBackend(name: BackendName): Promise<Backend> {
  *   auto, every one) cannot run.
  */
 export async function selectBackend(request?: string): Promise<BackendSelection> {
-  const wanted = parseRequest(request ?? readSetting('VOXSEG_BACKEND') ?? 'auto');
+  const setting = readSetting('VOXSEG_BACKEND');
+  const wanted =
+    request !== undefined
+      ? parseBackendRequest(request, 'backend')
+      : parseBackendRequest(setting ?? 'auto', 'VOXSEG_BACKEND');
   const probes = await probeBackends(wanted === 'auto' ? undefined : [wanted]);
   const skipped: Partial<Record<BackendName, string>> = {};
   for (const probe of probes) if (!probe.available) skipped[probe.name] = probe.reason;
@@ -94,6 +98,8 @@ export async function selectBackend(request?: string): Promise<BackendSelection>
   if (wanted !== 'auto') {
     const probe = probes.find((p) => p.name === wanted)!;
     if (!probe.backend) throw unavailable(`the requested backend '${wanted}' cannot run here`);
+    const veto = await factories.get(wanted)?.autoVeto?.(probe.backend);
+    if (veto) log.warn(`${wanted} runs as requested, though auto would not choose it: ${veto}`);
     const reason = `${wanted} (forced by request)`;
     log.debug(`backend: ${reason}`);
     return { backend: probe.backend, reason, skipped };
@@ -144,13 +150,19 @@ export async function disposeBackends(): Promise<void> {
   for (const instance of created) await instance.then((b) => b.dispose()).catch(() => {});
 }
 
-function parseRequest(request: string): BackendRequest {
+/**
+ * Check a backend request (`auto` or a backend name).
+ *
+ * @param field - where the value came from, named in the error (`--backend`, `VOXSEG_BACKEND`).
+ * @throws BackendUnavailableError with a did-you-mean for an unknown name.
+ */
+export function parseBackendRequest(request: string, field: string): BackendRequest {
   const options = ['auto', ...BACKEND_NAMES];
   if (options.includes(request)) return request as BackendRequest;
   const hint = didYouMean(request, options);
   throw new BackendUnavailableError(
-    `expected one of ${options.join(', ')} for backend, received '${request}'`,
-    { field: 'backend', value: request, hint: hint || undefined },
+    `expected one of ${options.join(', ')} for ${field}, received '${request}'`,
+    { field, value: request, hint: hint || undefined },
   );
 }
 

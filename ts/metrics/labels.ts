@@ -36,7 +36,8 @@ export interface DenseLabels {
 const TABLE_SPAN_LIMIT = 1 << 24;
 
 /**
- * Throw on the first voxel that does not hold a whole number (float data with fractions, NaN).
+ * Throw on the first voxel that does not hold a non-negative whole number (float data with
+ * fractions, NaN, negative values).
  *
  * @param data - labels, (D, H, W) with W = x fastest.
  * @param dims - (x, y, z) voxel counts, to name the voxel by coordinates.
@@ -48,8 +49,15 @@ export function requireIntegerLabels(
   dims: readonly [number, number, number],
   file: string,
 ): void {
-  if (!(data instanceof Float32Array || data instanceof Float64Array)) return;
+  const unsigned = data instanceof Uint8Array || data instanceof Uint16Array;
+  if (unsigned) return;
   for (let i = 0; i < data.length; i++) {
+    if (data[i] < 0) {
+      throw expected('a non-negative label value', `voxel ${voxelName(i, dims)}`, data[i], {
+        file,
+        hint: 'labels are 0 (background) or positive',
+      });
+    }
     if (Number.isInteger(data[i])) continue;
     throw expected('a whole-number label value', `voxel ${voxelName(i, dims)}`, data[i], {
       file,

@@ -170,14 +170,14 @@ async function streamToLabels(
   const [, , d, h, w] = source.shape;
   const labels = new Int32Array(d * h * w);
   let plane = 0;
-  await streamStage(backend, layers, source, chunkPlanes, async (chunk) => {
+  const emit = async (chunk: Tensor) => {
     const argmax = await backend.argmax(chunk);
     backend.release(chunk);
     labels.set((await backend.download(argmax)) as Int32Array, plane * h * w);
     backend.release(argmax);
     plane += argmax.shape[1];
-    onProgress(plane / d);
-  });
+  };
+  await streamStage(backend, layers, source, chunkPlanes, emit, onProgress);
   return labels;
 }
 
@@ -190,13 +190,8 @@ async function streamToTensor(
   onProgress: (fraction: number) => void,
 ): Promise<Tensor> {
   const chunks: Tensor[] = [];
-  const d = source.shape[2];
-  let plane = 0;
-  await streamStage(backend, layers, source, chunkPlanes, async (chunk) => {
-    chunks.push(chunk);
-    plane += chunk.shape[2];
-    onProgress(plane / d);
-  });
+  const emit = async (chunk: Tensor) => void chunks.push(chunk);
+  await streamStage(backend, layers, source, chunkPlanes, emit, onProgress);
   backend.release(source);
   const out = chunks.length === 1 ? chunks[0] : await backend.concat(chunks, 2);
   if (chunks.length > 1) chunks.forEach((chunk) => backend.release(chunk));
@@ -214,6 +209,7 @@ interface LayerWindow {
 /**
  * Push the source through the layers chunk by chunk; `emit` receives each final output chunk
  * (1, C, planes, H, W) in order and owns it. The source itself is released by the caller.
+ * Progress counts the planes every layer has produced, so it moves within a chunk too.
  */
 async function streamStage(
   backend: Backend,
@@ -221,8 +217,10 @@ async function streamStage(
   source: Tensor,
   chunkPlanes: number,
   emit: (chunk: Tensor) => Promise<void>,
+  onProgress: (fraction: number) => void,
 ): Promise<void> {
   const d = source.shape[2];
+  let produced = 0;
   const windows: LayerWindow[] = layers.map((prepared) => ({
     prepared,
     halo: streamHalo(prepared.layer),
@@ -231,7 +229,10 @@ async function streamStage(
   const step = async (index: number, chunk: Tensor, last: boolean): Promise<void> => {
     if (index === windows.length) return emit(chunk);
     const out = await applyLayer(backend, windows[index], chunk, last);
-    if (out) await step(index + 1, out, last);
+    if (!out) return;
+    produced += out.shape[2];
+    onProgress(produced / (d * Math.max(1, windows.length)));
+    await step(index + 1, out, last);
   };
 
   for (let z = 0; z < d; z += chunkPlanes) {
@@ -334,9 +335,12 @@ export function planChunks(
   chunkPlanes = Math.min(chunkPlanes, d);
   const plannedBytes = bytesFor(chunkPlanes);
   if (plannedBytes > budget) {
+    const why = graph.layers.some((layer) => layer.kind === 'instanceNorm')
+      ? ' (instance norms keep whole tensors)'
+      : ` even at ${chunkPlanes} planes per step`;
     log.warn(
       `the model needs ~${mib(plannedBytes)} MiB of activations on this input, over the ` +
-        `${mib(budget)} MiB budget (instance norms keep whole tensors)`,
+        `${mib(budget)} MiB budget${why}`,
     );
   }
   return { chunkPlanes, plannedBytes };
