@@ -36,7 +36,15 @@ describe('voxseg bench', () => {
       expect(result.stdout).toContain('| 5->3 k1 d1 @ 32^3 |');
       const files = readdirSync(out);
       expect(files.filter((f) => f.endsWith('.json'))).toHaveLength(1);
-      const report = JSON.parse(readFileSync(join(out, files.find((f) => f.endsWith('.json'))!), 'utf8'));
+      const report = JSON.parse(
+        readFileSync(
+          join(
+            out,
+            files.find((f) => f.endsWith('.json'))!,
+          ),
+          'utf8',
+        ),
+      );
       const engines = report.rows.map((r: { engine: string }) => r.engine);
       expect(engines).toEqual(['voxseg-wasm', 'ort-node']);
       expect(report.rows[1].agreement).toMatch(/^max rel diff/);
