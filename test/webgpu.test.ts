@@ -4,9 +4,15 @@
  * binding limit and once with a 4 KiB limit that forces every op to tile; then leaks after
  * dispose, device loss and output poisoning. Skips with the reason when there is no adapter.
  */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import '../ts/node.js';
 import { createWebGpuBackend, type WebGpuBackend } from '../ts/backends/webgpu/backend.js';
+import { dawnGpuProvider } from '../ts/backends/webgpu/node.js';
 import { ReferenceBackend } from '../ts/backends/reference/index.js';
 import type { Activation, Backend, Conv3dParams } from '../ts/engine/backend.js';
 import { conv3dParams } from '../ts/engine/backend.js';
@@ -481,5 +487,51 @@ describe.skipIf(!!noAdapter)('webgpu resources and failures', () => {
       /positive integer for numLabels/,
     );
     await gpu.dispose();
+  });
+
+  it('requests every adapter from one Dawn instance per process', async () => {
+    const first = await dawnGpuProvider.requestAdapter();
+    const second = await dawnGpuProvider.requestAdapter();
+    if (typeof first === 'string' || typeof second === 'string') throw new Error(`${first}`);
+    expect(second.owner).toBe(first.owner);
+    expect(second.adapter).not.toBe(first.adapter);
+  });
+
+  it('reopens after dispose while the first backend is garbage-collected', () => {
+    // Dawn instances on OpenGL share one EGL display: collecting a dropped instance while
+    // another is in use crashed or hung the process. Run in a child with the collector exposed.
+    const dir = mkdtempSync(join(tmpdir(), 'voxseg-reopen-'));
+    const url = (path: string) => pathToFileURL(fileURLToPath(new URL(path, import.meta.url))).href;
+    const script = join(dir, 'reopen.mts');
+    writeFileSync(
+      script,
+      [
+        `import '${url('../ts/node.ts')}';`,
+        `import { createWebGpuBackend } from '${url('../ts/backends/webgpu/backend.ts')}';`,
+        `let first = await createWebGpuBackend();`,
+        `await first.dispose();`,
+        `first = undefined;`,
+        `const second = await createWebGpuBackend();`,
+        `for (let i = 0; i < 3; i++) {`,
+        `  globalThis.gc();`,
+        `  await new Promise((done) => setTimeout(done, 200));`,
+        `  const x = await second.upload(new Float32Array(60).fill(-1), [3, 4, 5]);`,
+        `  const y = await second.download(await second.activation(x, { kind: 'relu' }));`,
+        `  if (y.some((v) => v !== 0)) throw new Error('relu gave ' + y[0]);`,
+        `}`,
+        `await second.dispose();`,
+        `console.log('done');`,
+      ].join('\n'),
+    );
+    try {
+      const run = spawnSync(process.execPath, ['--expose-gc', '--import', 'tsx', script], {
+        encoding: 'utf8',
+        timeout: 90_000,
+      });
+      expect(run.stdout.trim(), run.stderr).toBe('done');
+      expect(run.status).toBe(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -4,7 +4,7 @@
  *
  * Dawn is tried on its default backend first (Vulkan, Metal, D3D12); when that has no adapter,
  * on OpenGL at feature level `compatibility` with `EGL_PLATFORM=surfaceless` (Mesa's llvmpipe
- * on machines without a GPU).
+ * on machines without a GPU). One instance of each per process (see `dawn()`).
  *
  * The decisions live in the user cache directory (see ts/io/cache.ts, `VOXSEG_CACHE`).
  */
@@ -15,25 +15,45 @@ import type { AutoDecision, DecisionStore } from './calibration.js';
 import { setDecisionStore } from './factory.js';
 import { type GpuProvider, registerGpuProvider } from './providers.js';
 
+/**
+ * Dawn's instances, made once per process and never dropped. Instances on OpenGL share Mesa's
+ * one EGL display per process: when a dropped instance is collected, Dawn tears the display
+ * down under the instances still alive, which crashes the process at some later call. Adapters
+ * and devices are requested from these as often as needed.
+ */
+let dawnInstances: Promise<{ native: GPU; gl: () => GPU } | string> | undefined;
+
+function dawn(): Promise<{ native: GPU; gl: () => GPU } | string> {
+  dawnInstances ??= import('webgpu').then(
+    (module) => {
+      let gl: GPU | undefined;
+      return {
+        native: module.create([]),
+        gl: () => {
+          process.env.EGL_PLATFORM ??= 'surfaceless';
+          gl ??= module.create(['backend=opengl']);
+          return gl;
+        },
+      };
+    },
+    (error: Error) => `the optional 'webgpu' package did not load (${error.message})`,
+  );
+  return dawnInstances;
+}
+
 /** Dawn via the `webgpu` package. */
 export const dawnGpuProvider: GpuProvider = {
   name: 'dawn',
   async requestAdapter() {
-    let dawn: typeof import('webgpu');
-    try {
-      dawn = await import('webgpu');
-    } catch (error) {
-      return `the optional 'webgpu' package did not load (${(error as Error).message})`;
-    }
-    const native = dawn.create([]);
+    const instances = await dawn();
+    if (typeof instances === 'string') return instances;
+    const { native, gl } = instances;
     const adapter = await native.requestAdapter({ powerPreference: 'high-performance' });
     if (adapter) return { adapter, via: 'dawn (default backend)', owner: native };
 
-    process.env.EGL_PLATFORM ??= 'surfaceless';
-    const gl = dawn.create(['backend=opengl']);
     const options = { featureLevel: 'compatibility' } as GPURequestAdapterOptions;
-    const glAdapter = await gl.requestAdapter(options);
-    if (glAdapter) return { adapter: glAdapter, via: 'dawn (opengl, compatibility)', owner: gl };
+    const glAdapter = await gl().requestAdapter(options);
+    if (glAdapter) return { adapter: glAdapter, via: 'dawn (opengl, compatibility)', owner: gl() };
     return 'Dawn found no adapter on its default backend nor on OpenGL';
   },
 };
