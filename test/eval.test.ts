@@ -157,7 +157,12 @@ describe('voxseg eval on a pair of files', async () => {
   it('prints a table by default and leaves distances out with --no-distances', async () => {
     const table = await runEval(pred, ref);
     expect(table).toContain('summary over 1 case(s)');
-    expect(table).toMatch(/^case\s+label\s+name\s+dice\s+iou\s+hd\s+hd95/m);
+    expect(table).toMatch(/^case\s+label\s+dice\s+iou\s+hd\s+hd95/m);
+    const names = join(dir, 'pair/names.txt');
+    writeFileSync(names, '# ITK-SNAP\n    1   255  0  0  1  1  1    "Tumour core"\n');
+    const named = await runEval(pred, ref, '--label-names', names);
+    expect(named).toMatch(/^case\s+label\s+name\s+dice\s+iou\s+hd\s+hd95/m);
+    expect(named).toMatch(/^pred\s+1\s+Tumour core\s+0\.\d+/m);
     const json = JSON.parse(await runEval(pred, ref, '--json', '--no-distances'));
     expect(json.cases[0].labels['1']).not.toHaveProperty('hd');
     expect(json.conventions.distances).toBe(false);
@@ -271,6 +276,31 @@ describe('voxseg eval rejects bad input', async () => {
     await expect(runEval(pred, ref)).rejects.toThrow(
       /float\.nii\.gz: expected a whole-number label value for voxel \(2, 3, 4\).*1\.25/,
     );
+  });
+
+  it('warns that a map of 200 consecutive values looks like probabilities, not labels', async () => {
+    const warn = vi.spyOn(console, 'error').mockImplementation(() => {});
+    try {
+      const dims: Triple = [10, 10, 6];
+      const prob = await write(
+        'bad/prob.nii.gz',
+        labelVolume(dims, (x, y, z) => (x + 10 * y + 100 * z) % 201),
+      );
+      await runEval(prob, prob, '--no-distances');
+      const said = warn.mock.calls.map((call) => String(call[0]));
+      expect(
+        said.filter((line) => /prob\.nii\.gz holds 200 distinct values 1\.\.200/.test(line)),
+      ).toHaveLength(2);
+      warn.mockClear();
+      const sparse = await write(
+        'bad/sparse.nii.gz',
+        labelVolume(dims, (x, y) => ((x + 10 * y) % 2 ? 3 : 9)),
+      );
+      await runEval(sparse, sparse, '--no-distances');
+      expect(warn.mock.calls.map((call) => String(call[0])).join('\n')).not.toMatch(/distinct/);
+    } finally {
+      warn.mockRestore();
+    }
   });
 
   it('refuses a file against a folder and an unknown option value', async () => {

@@ -57,6 +57,12 @@ describe('reading volume files', () => {
     await expect(readVolume(join(dir, 'text.nii'))).rejects.toThrow(
       "text.nii: expected a NIfTI-1, NIfTI-2 or MGH header for first bytes, received '68 65 6c 6c'",
     );
+    for (const name of ['empty.nii', 'empty.nii.gz', 'empty.mgz']) {
+      writeFileSync(join(dir, name), '');
+      await expect(readVolume(join(dir, name))).rejects.toThrow(
+        `${name}: the file is empty (0 bytes)`,
+      );
+    }
   });
 
   it.skipIf(missingData('brainchop/t1_crop.nii.gz'))('reads a real .nii.gz', async () => {

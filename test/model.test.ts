@@ -102,6 +102,16 @@ describe.skipIf(skipModels)('catalog and loading (shared models)', () => {
       await expect(loadModelByName(target)).rejects.toThrow(/shard is short.*1000 bytes/);
     });
 
+    it('names a missing field of model.json as missing', async () => {
+      const target = copyModel('manifest');
+      const json = JSON.parse(readFileSync(join(target, 'model.json'), 'utf8'));
+      delete json.weightsManifest;
+      writeFileSync(join(target, 'model.json'), JSON.stringify(json));
+      await expect(loadModelByName(target)).rejects.toThrow(
+        /model\.json: expected a list for weightsManifest, received nothing \(the field is missing\)/,
+      );
+    });
+
     it('names an unsupported layer type', async () => {
       const target = copyModel('layer');
       const json = JSON.parse(readFileSync(join(target, 'model.json'), 'utf8'));

@@ -15,7 +15,7 @@ import { selectBackend } from '../engine/registry.js';
 import { readVolume, volumeFormat, writeFileAtomic } from '../io/files.js';
 import type { EmptyDistance, EvaluateOptions } from '../metrics/conventions.js';
 import type { PercentileRule } from '../metrics/distance.js';
-import { evaluate } from '../metrics/evaluate.js';
+import { type LabelResult, evaluate } from '../metrics/evaluate.js';
 import { type LabelNames, parseLabelNames } from '../metrics/labelnames.js';
 import {
   type EvaluatedCase,
@@ -261,6 +261,8 @@ async function evaluatePair(
     const [pred, ref] = await Promise.all([readVolume(pair.pred), readVolume(pair.ref)]);
     const names = { pred: pair.pred, ref: pair.ref };
     const evaluation = await evaluate(pred, ref, { ...options, backend, names });
+    warnIfNotLabels(pair.pred, evaluation.labels, (l) => l.tp + l.fp);
+    warnIfNotLabels(pair.ref, evaluation.labels, (l) => l.tp + l.fn);
     const { countMs, distanceMs } = evaluation.timing;
     log.debug(
       () => `${pair.name}: counts ${countMs.toFixed(0)} ms, distances ${distanceMs.toFixed(0)} ms`,
@@ -269,6 +271,30 @@ async function evaluatePair(
   } catch (error) {
     return { ...pair, error: error instanceof Error ? error : new Error(String(error)) };
   }
+}
+
+/** More distinct values than this, all in one unbroken run, suggest a map that is not labels. */
+const DENSE_VALUES_WARNING = 150;
+
+/**
+ * Warn when a file holds many distinct values forming one unbroken run (1, 2, 3, ... 255):
+ * the look of a probability or intensity map, whose every value eval would score as a label.
+ * Label sets as large (FreeSurfer's) are sparse and pass silently.
+ */
+function warnIfNotLabels(
+  file: string,
+  labels: readonly LabelResult[],
+  voxels: (label: LabelResult) => number,
+): void {
+  const present = labels.filter((l) => l.label > 0 && voxels(l) > 0).map((l) => l.label);
+  if (present.length <= DENSE_VALUES_WARNING) return;
+  const span = present[present.length - 1] - present[0] + 1;
+  if (span !== present.length) return;
+  console.error(
+    `voxseg: warning: ${file} holds ${present.length} distinct values ${present[0]}..` +
+      `${present[present.length - 1]}, each scored as a label; if it is a probability or ` +
+      `intensity map, threshold it into labels first`,
+  );
 }
 
 /**

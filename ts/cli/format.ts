@@ -1,6 +1,6 @@
 /** Plain-text tables and number formats for the CLI. */
 
-/** Render rows as an aligned table; the first row is the header. Numbers align right. */
+/** Render rows as an aligned table; the first row is the header. Numbers (and numerals) align right. */
 export function table(rows: (string | number)[][]): string {
   const cells = rows.map((row) => row.map((cell) => String(cell)));
   const widths = cells[0].map((_, column) =>
@@ -9,7 +9,7 @@ export function table(rows: (string | number)[][]): string {
   const line = (row: string[], source: (string | number)[]) =>
     row
       .map((cell, column) =>
-        typeof source[column] === 'number'
+        typeof source[column] === 'number' || /^-?\d+(\.\d+)?$/.test(cell)
           ? cell.padStart(widths[column])
           : cell.padEnd(widths[column]),
       )

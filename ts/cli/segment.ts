@@ -245,13 +245,13 @@ function report(
     if (parts && parts.components > 1) {
       console.error(
         `clean-up: kept the largest of ${parts.components} components, dropped ` +
-          `${parts.dropped} voxels`,
+          `${parts.dropped} voxel${parts.dropped === 1 ? '' : 's'}`,
       );
     }
   }
   const rows = summary.labels
     .filter((row) => row.label > 0)
-    .map((row) => [row.label, row.name, row.voxels, Number(row.ml.toFixed(1))]);
+    .map((row) => [row.label, row.name, row.voxels, row.ml.toFixed(1)]);
   console.log(table([['label', 'name', 'voxels', 'mL'], ...rows]));
   console.log(`wrote ${flags.output}${flags.preview ? ` and ${flags.preview}` : ''}`);
 }

@@ -99,9 +99,13 @@ export function didYouMean(value: string, options: readonly string[]): string {
   return bestDistance <= Math.max(2, value.length / 3) ? `did you mean '${best}'?` : '';
 }
 
-/** Render a value for an error message: strings quoted, arrays compact, long values cut. */
+/**
+ * Render a value for an error message: strings quoted, arrays compact, long values cut,
+ * undefined as a missing field.
+ */
 export function formatValue(value: unknown): string {
   let text: string;
+  if (value === undefined) return 'nothing (the field is missing)';
   if (typeof value === 'string') text = `'${value}'`;
   else if (Array.isArray(value) || ArrayBuffer.isView(value)) {
     text = `[${Array.from(value as ArrayLike<unknown>, (v) => String(v)).join(', ')}]`;

@@ -53,6 +53,9 @@ export function volumeFormat(path: string): VolumeFormat | undefined {
  */
 export async function readVolume(path: string): Promise<Volume> {
   const bytes = await readInput(path);
+  if (bytes.length === 0) {
+    throw new InputError('the file is empty (0 bytes)', { file: path, field: 'size', value: 0 });
+  }
   const raw = isGzip(bytes) ? gunzip(bytes, path) : bytes;
   const kind = sniffFormat(raw);
   if (kind === 'nifti') return parseNifti(raw, path);

@@ -63,7 +63,8 @@ export function requireSameGrid(pred: LabelVolume, ref: LabelVolume, names: Inpu
 
 function gridError(detail: string, field: string, value: unknown): InputError {
   const hint =
-    'pass --resample nearest (resample: "nearest") to map the prediction onto the reference grid';
+    'to map the prediction onto the reference grid, pass --resample nearest to voxseg eval, ' +
+    "or resample: 'nearest' to evaluate()";
   return new InputError(`grids differ: ${detail}`, { field, value, hint });
 }
 

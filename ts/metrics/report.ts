@@ -233,8 +233,8 @@ export function reportToTable(report: EvaluationReport): string {
     conventionLines(report)
       .map((line) => `# ${line}\n`)
       .join(''),
-    alignColumns([['case', 'label', 'name', ...names], ...rows]),
-    `${title}\n${alignColumns([['label', 'name', 'n', ...names], ...summary])}\n`,
+    alignColumns(withoutEmptyColumn([['case', 'label', 'name', ...names], ...rows], 2)),
+    `${title}\n${alignColumns(withoutEmptyColumn([['label', 'name', 'n', ...names], ...summary], 1))}\n`,
   ].join('\n');
 }
 
@@ -246,6 +246,12 @@ function formatNumber(value: number | undefined): string {
 
 function formatMeanStd(summary: SampleSummary | undefined): string {
   return summary ? `${formatNumber(summary.mean)}±${formatNumber(summary.std)}` : '';
+}
+
+/** The rows without column `index` when no row below the header fills it (names not given). */
+function withoutEmptyColumn(rows: string[][], index: number): string[][] {
+  if (rows.slice(1).some((row) => row[index])) return rows;
+  return rows.map((row) => row.filter((_, i) => i !== index));
 }
 
 function alignColumns(rows: string[][]): string {

@@ -8,6 +8,7 @@
  *
  * The decisions live in the user cache directory (see ts/io/cache.ts, `VOXSEG_CACHE`).
  */
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { cacheDirectory } from '../../io/cache.js';
@@ -21,14 +22,21 @@ import { type GpuProvider, registerGpuProvider } from './providers.js';
  * down under the instances still alive, which crashes the process at some later call. Adapters
  * and devices are requested from these as often as needed.
  */
-let dawnInstances: Promise<{ native: GPU; gl: () => GPU } | string> | undefined;
+let dawnInstances: Promise<DawnInstances | string> | undefined;
 
-function dawn(): Promise<{ native: GPU; gl: () => GPU } | string> {
+interface DawnInstances {
+  /** Dawn's default backend, or null on Linux without the Vulkan loader (its only backend). */
+  native: GPU | null;
+  /** Dawn on OpenGL, made on first use. */
+  gl: () => GPU;
+}
+
+function dawn(): Promise<DawnInstances | string> {
   dawnInstances ??= import('webgpu').then(
     (module) => {
       let gl: GPU | undefined;
       return {
-        native: module.create([]),
+        native: vulkanLoaderMissing() ? null : module.create([]),
         gl: () => {
           process.env.EGL_PLATFORM ??= 'surfaceless';
           gl ??= module.create(['backend=opengl']);
@@ -41,6 +49,21 @@ function dawn(): Promise<{ native: GPU; gl: () => GPU } | string> {
   return dawnInstances;
 }
 
+/**
+ * True on Linux when no libvulkan.so.1 is on the library path or in the loader's cache: Dawn's
+ * default backend there is Vulkan, and asking it for an adapter would only print a warning.
+ */
+function vulkanLoaderMissing(): boolean {
+  if (process.platform !== 'linux') return false;
+  const dirs = (process.env.LD_LIBRARY_PATH ?? '').split(':').filter(Boolean);
+  if (dirs.some((dir) => existsSync(join(dir, 'libvulkan.so.1')))) return false;
+  try {
+    return !readFileSync('/etc/ld.so.cache').includes('libvulkan.so.1');
+  } catch {
+    return false;
+  }
+}
+
 /** Dawn via the `webgpu` package. */
 export const dawnGpuProvider: GpuProvider = {
   name: 'dawn',
@@ -48,7 +71,7 @@ export const dawnGpuProvider: GpuProvider = {
     const instances = await dawn();
     if (typeof instances === 'string') return instances;
     const { native, gl } = instances;
-    const adapter = await native.requestAdapter({ powerPreference: 'high-performance' });
+    const adapter = await native?.requestAdapter({ powerPreference: 'high-performance' });
     if (adapter) return { adapter, via: 'dawn (default backend)', owner: native };
 
     const options = { featureLevel: 'compatibility' } as GPURequestAdapterOptions;
