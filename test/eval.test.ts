@@ -9,6 +9,7 @@ import { Command } from 'commander';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import '../ts/index.js';
 import { registerEvalCommand } from '../ts/cli/eval.js';
+import { registerMergeCommand } from '../ts/cli/merge.js';
 import { configureLogging } from '../ts/engine/log.js';
 import { writeVolume } from '../ts/io/files.js';
 import type { Volume } from '../ts/io/volume.js';
@@ -168,6 +169,26 @@ describe('voxseg eval on a pair of files', async () => {
     expect(json.conventions.distances).toBe(false);
   });
 
+  it('relabels the prediction with --map-pred and says so in the conventions', async () => {
+    const swap = (x: number, y: number, z: number) => [0, 2, 1][cubes(2, 5)(x, y, z)];
+    const swapped = await write('pair/swapped.nii.gz', labelVolume([8, 8, 8], swap));
+    const plain = JSON.parse(await runEval(pred, ref, '--json'));
+    const mapped = JSON.parse(await runEval(swapped, ref, '--json', '--map-pred', '1:2, 2:1'));
+    expect(mapped.cases[0].labels).toEqual(
+      expect.objectContaining({ '1': plain.cases[0].labels['1'], '2': plain.cases[0].labels['2'] }),
+    );
+    expect(mapped.conventions.predLabelMap).toBe('1->2, 2->1');
+    expect(plain.conventions).not.toHaveProperty('predLabelMap');
+    const unmapped = JSON.parse(await runEval(swapped, ref, '--json'));
+    expect(unmapped.cases[0].labels['1'].dice).toBe(0);
+    await expect(runEval(swapped, ref, '--map-pred', '1:x')).rejects.toThrow(
+      /from:to pairs.*'1:x'/,
+    );
+    await expect(runEval(swapped, ref, '--map-pred', '1:300')).rejects.toThrow(
+      /swapped\.nii\.gz: expected a label that fits the prediction's datatype \(<= 255\) for --map-pred, received 300/,
+    );
+  });
+
   it('replaces an existing output only with --overwrite', async () => {
     const out = join(dir, 'pair/exists.csv');
     writeFileSync(out, 'old');
@@ -213,6 +234,65 @@ describe('voxseg eval on folders', async () => {
     expect(dice.n).toBe(2);
     expect(dice.mean).toBeCloseTo((2 * 27) / (27 + 64) / 2 + 0.5, 12); // a: 54/91, b: 1
     expect(dice.median).toBeCloseTo(dice.mean, 12);
+  });
+});
+
+/** Run `voxseg merge ...`; stdout is returned. */
+async function runMerge(...args: string[]): Promise<string> {
+  const program = new Command('voxseg').exitOverride().configureOutput({ writeErr: () => {} });
+  registerMergeCommand(program);
+  const chunks: string[] = [];
+  const spy = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
+    chunks.push(String(chunk));
+    return true;
+  });
+  try {
+    await program.parseAsync(['merge', ...args], { from: 'user' });
+  } finally {
+    spy.mockRestore();
+  }
+  return chunks.join('');
+}
+
+describe('voxseg eval --part and voxseg merge', async () => {
+  const predDir = join(dir, 'parts/pred');
+  const refDir = join(dir, 'parts/ref');
+  for (const [i, name] of ['e', 'a', 'd', 'b', 'c'].entries()) {
+    await write(`parts/pred/${name}.nii.gz`, labelVolume([7, 6, 5], cubes(1, 2 + (i % 3))));
+    await write(`parts/ref/${name}.nii.gz`, labelVolume([7, 6, 5], cubes(1, 3)));
+  }
+  const partFile = (i: number) => join(dir, `parts/part-${i}.json`);
+  for (const i of [1, 2, 3]) {
+    await runEval(predDir, refDir, '--json', '--part', `${i}/3`, '-o', partFile(i), '--overwrite');
+  }
+
+  it('splits the cases into disjoint parts that merge into the single run, byte for byte', async () => {
+    const names = [1, 2, 3].map((i) =>
+      JSON.parse(readFileSync(partFile(i), 'utf8')).cases.map((c: { name: string }) => c.name),
+    );
+    expect(names).toEqual([['a', 'd'], ['b', 'e'], ['c']]);
+    expect(JSON.parse(readFileSync(partFile(2), 'utf8')).part).toBe('2/3');
+
+    const single = await runEval(predDir, refDir, '--json');
+    const merged = await runMerge(partFile(3), partFile(1), partFile(2), '--json');
+    expect(merged).toBe(single);
+    expect(await runMerge(partFile(1), partFile(2), partFile(3))).toBe(
+      await runEval(predDir, refDir),
+    );
+  });
+
+  it('refuses a missing part, a part given twice and parts of different runs', async () => {
+    await expect(runMerge(partFile(1), partFile(3))).rejects.toThrow(/parts missing: 2\/3/);
+    await expect(runMerge(partFile(1), partFile(1), partFile(3))).rejects.toThrow(
+      /part-1\.json: expected a distinct part of 3 for part, received '1\/3'/,
+    );
+    const other = join(dir, 'parts/other-2.json');
+    await runEval(predDir, refDir, '--json', '--part', '2/3', '--percentile', '90', '-o', other);
+    await expect(runMerge(partFile(1), other, partFile(3))).rejects.toThrow(
+      /other-2\.json: conventions differ from those of .*part-1\.json/,
+    );
+    await expect(runMerge(join(dir, 'parts/none.json'))).rejects.toThrow(/none\.json.*ENOENT/);
+    await expect(runEval(predDir, refDir, '--part', '4/3')).rejects.toThrow(/1 <= I <= N/);
   });
 });
 

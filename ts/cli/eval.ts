@@ -13,12 +13,15 @@ import { InputError, VoxsegError, expected } from '../engine/errors.js';
 import { logger } from '../engine/log.js';
 import { selectBackend } from '../engine/registry.js';
 import { readVolume, volumeFormat, writeFileAtomic } from '../io/files.js';
+import type { Volume } from '../io/volume.js';
 import type { EmptyDistance, EvaluateOptions } from '../metrics/conventions.js';
 import type { PercentileRule } from '../metrics/distance.js';
 import { type LabelResult, evaluate } from '../metrics/evaluate.js';
 import { type LabelNames, parseLabelNames } from '../metrics/labelnames.js';
 import {
   type EvaluatedCase,
+  type EvaluationReport,
+  type RunProblems,
   buildReport,
   reportToCsv,
   reportToJson,
@@ -30,6 +33,8 @@ const log = logger('eval');
 interface EvalFlags {
   backend?: string;
   labels?: number[];
+  mapPred?: Map<number, number>;
+  part?: Part;
   includeBackground?: boolean;
   ignoreLabel?: number;
   percentile: number;
@@ -106,6 +111,11 @@ export function registerEvalCommand(program: Command): void {
     .option('--spacing <x,y,z>', 'voxel size in mm overriding the headers', spacingTriple)
     .option('--no-distances', 'overlap metrics only (fast)')
     .option('--beta <b>', 'beta of the F-beta score', positive, 1)
+    .option(
+      '--map-pred <from:to,...>',
+      'relabel each prediction before scoring, e.g. 1:2,2:1 (swaps labels 1 and 2)',
+      labelMap,
+    )
     .option('--label-names <file>', 'names: JSON (file.json#group), ITK-SNAP txt or FreeSurfer LUT')
     .addOption(
       new Option('--resample <method>', 'resample pred onto the ref grid').choices(['nearest']),
@@ -115,6 +125,11 @@ export function registerEvalCommand(program: Command): void {
     .option('-o, --output <file>', 'write the result to this file (atomically) instead of stdout')
     .option('--overwrite', 'replace the output file if it exists')
     .option('-j, --jobs <n>', 'cases evaluated at the same time', positiveInteger, 2)
+    .option(
+      '--part <I/N>',
+      "evaluate share I of N of the cases (folders; combine the JSON with 'voxseg merge')",
+      partOption,
+    )
     .option('-q, --quiet', 'print only the result')
     .action(runEval);
 }
@@ -127,12 +142,14 @@ async function runEval(predPath: string, refPath: string, flags: EvalFlags): Pro
   const say = (line: string) => !flags.quiet && console.error(line);
   const started = performance.now();
 
-  const { pairs, unmatched, folders } = await pairCases(predPath, refPath);
+  const cases = await pairCases(predPath, refPath);
+  const { pairs, unmatched } = flags.part ? partOf(cases, flags.part) : cases;
+  const folders = cases.folders;
   const options = await evaluateOptions(flags);
   const backend = (await selectBackend(flags.backend)).backend;
   say(`[eval] ${pairs.length} case(s) on backend ${backend.name}`);
 
-  const work = (pair: CasePair) => evaluatePair(pair, backend, options);
+  const work = (pair: CasePair) => evaluatePair(pair, backend, options, flags.mapPred);
   const outcomes = await runPool(pairs, flags.jobs, work, flags.quiet);
   const done = outcomes.filter((o): o is EvaluatedCase => 'evaluation' in o);
   const failed = outcomes.filter((o): o is FailedCase => 'error' in o);
@@ -142,10 +159,49 @@ async function runEval(predPath: string, refPath: string, flags: EvalFlags): Pro
     unmatched,
     failed: failed.map((f) => ({ name: f.name, error: f.error.message })),
   };
-  if (done.length) await writeReport(buildReport(done, problems), flags);
+  if (done.length) {
+    const report = buildReport(done, problems);
+    if (flags.mapPred) report.conventions.predLabelMap = describeLabelMap(flags.mapPred);
+    if (flags.part) report.part = `${flags.part.index}/${flags.part.count}`;
+    await writeReport(report, flags);
+  }
   const seconds = ((performance.now() - started) / 1000).toFixed(2);
   say(`[eval] ${done.length} of ${pairs.length} case(s) evaluated in ${seconds} s`);
-  reportProblems(failed, unmatched);
+  reportProblems(
+    failed.map((f) => ({ name: f.name, error: f.error.message })),
+    unmatched,
+  );
+}
+
+/** Share `index` of `count` (1-based): a deterministic slice of the cases. */
+interface Part {
+  index: number;
+  count: number;
+}
+
+/**
+ * The cases of one part: the pairs, in name order, whose position modulo N is I - 1. Unmatched
+ * files are reported by part 1 only, so merged parts list each once.
+ */
+function partOf(cases: { pairs: CasePair[]; unmatched: Unmatched; folders: boolean }, part: Part) {
+  if (!cases.folders) {
+    throw new InputError('--part splits folders of cases; two files make one case', {
+      field: '--part',
+      value: `${part.index}/${part.count}`,
+    });
+  }
+  const pairs = cases.pairs.filter((_, i) => i % part.count === part.index - 1);
+  const unmatched = part.index === 1 ? cases.unmatched : { pred: [], ref: [] };
+  return { pairs, unmatched };
+}
+
+function partOption(text: string): Part {
+  const match = /^(\d+)\/(\d+)$/.exec(text.trim());
+  const [index, count] = match ? [Number(match[1]), Number(match[2])] : [0, 0];
+  if (!match || count < 1 || index < 1 || index > count) {
+    throw new InvalidArgumentError(`expected I/N with 1 <= I <= N, e.g. 2/8; received '${text}'`);
+  }
+  return { index, count };
 }
 
 /** Pairs of files: the two files, or the cases of two folders matched by file name. */
@@ -256,9 +312,11 @@ async function evaluatePair(
   pair: CasePair,
   backend: Backend,
   options: EvaluateOptions,
+  mapPred?: Map<number, number>,
 ): Promise<EvaluatedCase | FailedCase> {
   try {
     const [pred, ref] = await Promise.all([readVolume(pair.pred), readVolume(pair.ref)]);
+    if (mapPred) relabel(pred.data, mapPred, pair.pred);
     const names = { pred: pair.pred, ref: pair.ref };
     const evaluation = await evaluate(pred, ref, { ...options, backend, names });
     warnIfNotLabels(pair.pred, evaluation.labels, (l) => l.tp + l.fp);
@@ -335,9 +393,12 @@ function caseBar(total: number): SingleBar {
   return bar;
 }
 
-async function writeReport(
-  report: ReturnType<typeof buildReport>,
-  flags: EvalFlags,
+/**
+ * Write a report as JSON, CSV or a table, to stdout or atomically to `flags.output`.
+ */
+export async function writeReport(
+  report: EvaluationReport,
+  flags: { json?: boolean; csv?: boolean; output?: string; overwrite?: boolean },
 ): Promise<void> {
   const text = flags.json
     ? reportToJson(report)
@@ -354,11 +415,11 @@ async function writeReport(
 }
 
 /** Print failed cases and unmatched files, then fail the command if there were any. */
-function reportProblems(failed: FailedCase[], unmatched: Unmatched): void {
+export function reportProblems(failed: RunProblems['failed'], unmatched: Unmatched): void {
   const unmatchedCount = unmatched.pred.length + unmatched.ref.length;
   if (!failed.length && !unmatchedCount) return;
 
-  for (const { error } of failed) console.error(`voxseg: ${error.message}`);
+  for (const { error } of failed) console.error(`voxseg: ${error}`);
   for (const file of unmatched.pred) console.error(`[eval] no reference for ${file}`);
   for (const file of unmatched.ref) console.error(`[eval] no prediction for ${file}`);
   const problems = [
@@ -368,6 +429,51 @@ function reportProblems(failed: FailedCase[], unmatched: Unmatched): void {
   throw new VoxsegError(
     `${problems.filter(Boolean).join(' and ')}, listed above and in the report`,
   );
+}
+
+/** Parse "1:2,2:1" into a map from prediction label to the label it is scored as. */
+function labelMap(text: string): Map<number, number> {
+  const map = new Map<number, number>();
+  for (const part of text.split(',')) {
+    const [from, to, extra] = part.split(':').map((v) => Number(v.trim()));
+    const valid = [from, to].every((v) => Number.isInteger(v) && v >= 0) && extra === undefined;
+    if (!valid || map.has(from)) {
+      throw new InvalidArgumentError(
+        `expected distinct from:to pairs of non-negative labels separated by commas, e.g. ` +
+          `1:2,2:1; received '${part}'`,
+      );
+    }
+    map.set(from, to);
+  }
+  return map;
+}
+
+function describeLabelMap(map: Map<number, number>): string {
+  return [...map].map(([from, to]) => `${from}->${to}`).join(', ');
+}
+
+/** Apply `map` to every voxel in place; labels not in the map stay as they are. */
+function relabel(data: Volume['data'], map: Map<number, number>, file: string): void {
+  const limit =
+    data instanceof Uint8Array
+      ? 255
+      : data instanceof Int8Array
+        ? 127
+        : data instanceof Uint16Array
+          ? 65535
+          : data instanceof Int16Array
+            ? 32767
+            : Infinity;
+  for (const to of map.values()) {
+    if (to > limit) {
+      const what = `a label that fits the prediction's datatype (<= ${limit})`;
+      throw expected(what, '--map-pred', to, { file });
+    }
+  }
+  for (let i = 0; i < data.length; i++) {
+    const to = map.get(data[i]);
+    if (to !== undefined) data[i] = to;
+  }
 }
 
 function labelList(text: string): number[] {

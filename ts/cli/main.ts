@@ -11,6 +11,7 @@ import { registerInfoCommand } from './info.js';
 import { registerModelsCommand } from './models.js';
 import { registerSegmentCommand } from './segment.js';
 import { registerEvalCommand } from './eval.js';
+import { registerMergeCommand } from './merge.js';
 import { registerServeCommand } from './serve.js';
 import { registerBenchCommand } from './bench.js';
 
@@ -26,6 +27,7 @@ export function buildProgram(): Command {
     .showHelpAfterError("(run 'voxseg <command> --help' for usage)");
   registerSegmentCommand(program);
   registerEvalCommand(program);
+  registerMergeCommand(program);
   registerModelsCommand(program);
   registerInfoCommand(program);
   registerServeCommand(program);

@@ -5,6 +5,7 @@
  * "-Infinity"; CSV and the table write NaN, Infinity and -Infinity as words.
  * The percentile Hausdorff distance is named after its percentile: `hd95` by default.
  */
+import { InputError, expected } from '../engine/errors.js';
 import type { EvaluationConventions } from './conventions.js';
 import type { Evaluation, LabelResult } from './evaluate.js';
 import type { SampleSummary } from './stats.js';
@@ -26,12 +27,17 @@ export interface CaseReport {
 /** Every case of a run, the summary, and the conventions stated once. */
 export interface EvaluationReport {
   /** Conventions shared by every case (spacing is per case). */
-  conventions: Omit<EvaluationConventions, 'spacingMm'>;
+  conventions: Omit<EvaluationConventions, 'spacingMm'> & {
+    /** Relabelling applied to each prediction before scoring ("1->2, 2->1"), when any. */
+    predLabelMap?: string;
+  };
   backend: string;
   cases: CaseReport[];
   summary: CohortSummary;
   /** Files without a partner in the other folder, and cases that failed (folder mode). */
   problems: RunProblems;
+  /** "I/N" when this report covers share I of N of the cases (`--part`). */
+  part?: string;
 }
 
 /** What a folder run could not evaluate. */
@@ -103,8 +109,139 @@ export function reportToJson(report: EvaluationReport): string {
       foreground: renameKeys(report.summary.foreground, p),
     },
     problems: report.problems,
+    ...(report.part ? { part: report.part } : {}),
   };
   return `${JSON.stringify(document, jsonNumber, 2)}\n`;
+}
+
+/**
+ * Read back a report written by `reportToJson` (null as NaN, "Infinity" as Infinity), the
+ * summary recomputed from its cases.
+ *
+ * @param text - the JSON text.
+ * @param file - named in errors.
+ * @throws InputError when the text is not such a report.
+ */
+export function reportFromJson(text: string, file: string): EvaluationReport {
+  let document: JsonReport;
+  try {
+    document = JSON.parse(text);
+  } catch (error) {
+    throw new InputError(`not JSON: ${(error as Error).message}`, { file });
+  }
+  if (!document || typeof document.conventions !== 'object' || !Array.isArray(document.cases)) {
+    throw expected('a voxseg eval JSON report (conventions, cases)', 'top level', typeof document, {
+      file,
+      hint: "write one with 'voxseg eval --json'",
+    });
+  }
+  const percentileKey = metricName('hdPercentile', document.conventions.percentile);
+  const cases = document.cases.map((c) => ({
+    ...c,
+    labels: Object.entries(c.labels).map(([label, metrics]) =>
+      labelFromJson(Number(label), metrics, percentileKey),
+    ),
+  }));
+  return {
+    conventions: document.conventions,
+    backend: document.backend,
+    cases,
+    summary: summarizeCases(cases.map((c) => c.labels)),
+    problems: document.problems ?? { unmatched: { pred: [], ref: [] }, failed: [] },
+    part: document.part,
+  };
+}
+
+/**
+ * Combine the reports of the parts of one run (`voxseg eval --part I/N`) into the report a
+ * single run over all cases gives: cases in name order, the summary over all of them.
+ *
+ * @param reports - one report per part, with the files they came from.
+ * @throws InputError naming the files when conventions differ, a part is missing or given
+ *   twice, or a case appears in two parts.
+ */
+export function mergeReports(reports: readonly { file: string; report: EvaluationReport }[]) {
+  const [first] = reports;
+  const conventions = JSON.stringify(first.report.conventions);
+  const partCount = Number(first.report.part?.split('/')[1] ?? 1);
+  const seenParts = new Map<string, string>();
+  const caseFiles = new Map<string, string>();
+  for (const { file, report } of reports) {
+    if (JSON.stringify(report.conventions) !== conventions) {
+      throw new InputError(
+        `conventions differ from those of ${first.file}: ${JSON.stringify(report.conventions)}`,
+        { file, field: 'conventions', hint: 'merge only the parts of one run' },
+      );
+    }
+    const part = report.part ?? '1/1';
+    if (Number(part.split('/')[1]) !== partCount || seenParts.has(part)) {
+      const other = seenParts.get(part);
+      throw expected(
+        `a distinct part of ${partCount}`,
+        'part',
+        part,
+        other ? { file, hint: `${other} is the same part` } : { file },
+      );
+    }
+    seenParts.set(part, file);
+    for (const c of report.cases) {
+      if (caseFiles.has(c.name)) {
+        throw new InputError(`case '${c.name}' is also in ${caseFiles.get(c.name)}`, { file });
+      }
+      caseFiles.set(c.name, file);
+    }
+  }
+  const missing = Array.from({ length: partCount }, (_, i) => `${i + 1}/${partCount}`).filter(
+    (part) => !seenParts.has(part),
+  );
+  if (missing.length) {
+    throw new InputError(`parts missing: ${missing.join(', ')} (of ${reports.length} given)`, {
+      field: 'part',
+    });
+  }
+  const cases = reports.flatMap(({ report }) => report.cases);
+  cases.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const backends = [...new Set(reports.map(({ report }) => report.backend))];
+  const merged: EvaluationReport = {
+    conventions: first.report.conventions,
+    backend: backends.join(', '),
+    cases,
+    summary: summarizeCases(cases.map((c) => c.labels)),
+    problems: {
+      unmatched: {
+        pred: reports.flatMap(({ report }) => report.problems.unmatched.pred).sort(),
+        ref: reports.flatMap(({ report }) => report.problems.unmatched.ref).sort(),
+      },
+      failed: reports.flatMap(({ report }) => report.problems.failed),
+    },
+  };
+  merged.problems.failed.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  return merged;
+}
+
+/** The shape `reportToJson` writes. */
+interface JsonReport {
+  conventions: EvaluationReport['conventions'];
+  backend: string;
+  cases: (Omit<CaseReport, 'labels'> & { labels: Record<string, Record<string, unknown>> })[];
+  problems?: RunProblems;
+  part?: string;
+}
+
+function labelFromJson(
+  label: number,
+  metrics: Record<string, unknown>,
+  percentileKey: string,
+): LabelResult {
+  const result: Record<string, unknown> = { label };
+  for (const [key, value] of Object.entries(metrics)) {
+    const name = key === percentileKey ? 'hdPercentile' : key;
+    if (name === 'name') result.name = value;
+    else if (value === null) result[name] = NaN;
+    else if (value === 'Infinity' || value === '-Infinity') result[name] = Number(value);
+    else result[name] = value;
+  }
+  return result as unknown as LabelResult;
 }
 
 function labelsByValue(labels: readonly LabelResult[], percentile: number) {
