@@ -69,18 +69,25 @@ export interface MemoryStats {
   peakBytes: number;
 }
 
-/** Every op of the contract, by name; `Backend.ops` tells which ones a backend has. */
-export type OpName =
-  | 'conv3d'
-  | 'activation'
-  | 'instanceNorm'
-  | 'softmax'
-  | 'argmax'
-  | 'labelConfusion'
-  | 'softDice'
-  | 'slice'
-  | 'concat'
-  | 'distanceTransform';
+/** Every op of the contract, in the order the contract lists them. */
+export const OP_NAMES = [
+  'conv3d',
+  'activation',
+  'instanceNorm',
+  'softmax',
+  'argmax',
+  'labelConfusion',
+  'softDice',
+  'slice',
+  'concat',
+  'distanceTransform',
+] as const;
+
+/** An op of the contract, by name; `Backend.ops` tells which ones a backend has. */
+export type OpName = (typeof OP_NAMES)[number];
+
+/** The whole contract: `ops` of a backend that implements every op. */
+export const ALL_OPS: ReadonlySet<OpName> = new Set(OP_NAMES);
 
 export interface Backend {
   readonly name: BackendName;

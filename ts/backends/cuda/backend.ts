@@ -14,10 +14,9 @@ import type {
   BackendInfo,
   Conv3dParams,
   LabelCounts,
-  OpName,
   SoftDiceSums,
 } from '../../engine/backend.js';
-import { distanceSpacing } from '../../engine/backend.js';
+import { ALL_OPS, distanceSpacing } from '../../engine/backend.js';
 import { BackendRuntimeError, VoxsegError } from '../../engine/errors.js';
 import { readSetting } from '../../engine/log.js';
 import { MemoryTracker, poisonOutputs } from '../../engine/memory.js';
@@ -51,19 +50,6 @@ import {
   sliceCopy,
 } from './plans.js';
 
-const OPS: ReadonlySet<OpName> = new Set<OpName>([
-  'conv3d',
-  'activation',
-  'instanceNorm',
-  'softmax',
-  'argmax',
-  'labelConfusion',
-  'softDice',
-  'slice',
-  'concat',
-  'distanceTransform',
-]);
-
 const UNSUPPORTED = [
   'conv3d_implicit_gemm (chosen for Cout/groups >= 32, Cin/groups >= 16) multiplies in TF32: ' +
     'about 1e-3 relative error; VOXSEG_CUDA_CONV=direct keeps FP32',
@@ -92,7 +78,7 @@ export interface CudaBackendSource {
  */
 export class CudaBackend implements Backend {
   readonly name = 'cuda' as const;
-  readonly ops = OPS;
+  readonly ops = ALL_OPS;
   readonly unsupported: readonly string[] = UNSUPPORTED;
   private readonly memoryTracker = new MemoryTracker();
   private readonly context: CudaContext;

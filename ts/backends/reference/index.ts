@@ -9,10 +9,9 @@ import type {
   BackendInfo,
   Conv3dParams,
   LabelCounts,
-  OpName,
   SoftDiceSums,
 } from '../../engine/backend.js';
-import { distanceSpacing } from '../../engine/backend.js';
+import { ALL_OPS, distanceSpacing } from '../../engine/backend.js';
 import { VoxsegError } from '../../engine/errors.js';
 import { MemoryTracker } from '../../engine/memory.js';
 import {
@@ -45,22 +44,9 @@ import {
   softmaxReference,
 } from './ops.js';
 
-const OPS: ReadonlySet<OpName> = new Set<OpName>([
-  'conv3d',
-  'activation',
-  'instanceNorm',
-  'softmax',
-  'argmax',
-  'labelConfusion',
-  'softDice',
-  'slice',
-  'concat',
-  'distanceTransform',
-]);
-
 export class ReferenceBackend implements Backend {
   readonly name = 'reference' as const;
-  readonly ops = OPS;
+  readonly ops = ALL_OPS;
   readonly unsupported: readonly string[] = [];
   private readonly memoryTracker = new MemoryTracker();
 

@@ -10,10 +10,9 @@ import type {
   BackendInfo,
   Conv3dParams,
   LabelCounts,
-  OpName,
   SoftDiceSums,
 } from '../../engine/backend.js';
-import { distanceSpacing } from '../../engine/backend.js';
+import { ALL_OPS, distanceSpacing } from '../../engine/backend.js';
 import { expected, VoxsegError } from '../../engine/errors.js';
 import { poisonOutputs } from '../../engine/memory.js';
 import {
@@ -52,19 +51,6 @@ interface WasmStorage {
   owner: WasmHeap;
 }
 
-const OPS: ReadonlySet<OpName> = new Set<OpName>([
-  'conv3d',
-  'activation',
-  'instanceNorm',
-  'softmax',
-  'argmax',
-  'labelConfusion',
-  'softDice',
-  'slice',
-  'concat',
-  'distanceTransform',
-]);
-
 const MAX_LABELS = 2 ** 24;
 
 const UNSUPPORTED = [
@@ -82,7 +68,7 @@ const UNSUPPORTED = [
  */
 export class WasmBackend implements Backend {
   readonly name = 'wasm' as const;
-  readonly ops = OPS;
+  readonly ops = ALL_OPS;
   readonly unsupported: readonly string[] = UNSUPPORTED;
   private readonly deferred: number[] = [];
   private opsInFlight = 0;

@@ -15,10 +15,9 @@ import type {
   Conv3dParams,
   LabelCounts,
   MemoryStats,
-  OpName,
   SoftDiceSums,
 } from '../../engine/backend.js';
-import { distanceSpacing } from '../../engine/backend.js';
+import { ALL_OPS, distanceSpacing } from '../../engine/backend.js';
 import { VoxsegError } from '../../engine/errors.js';
 import { MemoryTracker, poisonOutputs } from '../../engine/memory.js';
 import {
@@ -53,19 +52,6 @@ import { labelConfusionWebGpu, softDiceWebGpu, type StagedResult } from './ops/l
 import { activationWebGpu, type InstanceNormOptions, instanceNormWebGpu } from './ops/normalise.js';
 import { fillPoison } from './poison.js';
 
-const OPS: ReadonlySet<OpName> = new Set<OpName>([
-  'conv3d',
-  'activation',
-  'instanceNorm',
-  'softmax',
-  'argmax',
-  'labelConfusion',
-  'softDice',
-  'slice',
-  'concat',
-  'distanceTransform',
-]);
-
 const DEFAULT_POOL_BYTES = 256 * 2 ** 20;
 
 /** Options of a WebGPU backend. */
@@ -97,7 +83,7 @@ interface GpuStorage {
  */
 export class WebGpuBackend implements Backend {
   readonly name = 'webgpu' as const;
-  readonly ops = OPS;
+  readonly ops = ALL_OPS;
   readonly unsupported: readonly string[];
   /** The adapter this backend runs on. */
   readonly adapter: AdapterFacts;
