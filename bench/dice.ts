@@ -22,7 +22,6 @@ import { packageVersion, voxsegVersion } from './engines/engine.js';
 import { type LabelPair, realPair256, syntheticPair } from './lib/data.js';
 import type { MachineLimits } from './machine.js';
 import { JS_COUNTERS, type JsCounts, type LabelArray } from './peers/dice-js.js';
-import { createSimdLabelCounter, type SimdLabelCounter } from './peers/label-confusion-simd.js';
 import { comparisonTable, extraRate, type ResultRow, skippedList } from './lib/report.js';
 import { type RepeatPolicy, timeRepeated } from './lib/stats.js';
 import { type Suite, suiteMain, type SuiteOptions, type SuiteOutput } from './lib/suite.js';
@@ -136,18 +135,8 @@ async function countTf(backend: 'cpu' | 'wasm', c: DiceCase): Promise<Counts> {
   return counts;
 }
 
-/** The proposed SIMD kernel: copy both maps into its memory and count (like voxseg's call). */
-async function countSimdProposal(c: DiceCase): Promise<Counts> {
-  simdCounter ??= await createSimdLabelCounter(512 * 512 * 300 * 2);
-  simdCounter.load(c.pred, c.ref);
-  return simdCounter.count(c.pair.numLabels);
-}
-
-let simdCounter: SimdLabelCounter | null = null;
-
-/** A peer counter by engine name: the plain-JS ones, TensorFlow.js, the SIMD proposal. */
+/** A peer counter by engine name: the plain-JS ones and TensorFlow.js. */
 function peerCounter(engine: string): ((c: DiceCase) => Promise<Counts>) | null {
-  if (engine === 'wasm-simd-proposal') return countSimdProposal;
   if (engine in JS_COUNTERS) {
     const count = JS_COUNTERS[engine as keyof typeof JS_COUNTERS];
     return async (c) => count(c.pred, c.ref, c.pair.numLabels);
@@ -182,14 +171,7 @@ interface RunContext {
   best: Map<string, number>;
 }
 
-const PEERS = [
-  'js-per-label',
-  'js-joint',
-  'js-joint-words',
-  'tfjs-wasm',
-  'tfjs-cpu',
-  'wasm-simd-proposal',
-];
+const PEERS = ['js-per-label', 'js-joint', 'js-joint-words', 'tfjs-wasm', 'tfjs-cpu'];
 
 /** Every case: voxseg at each thread count, then each peer on one thread. */
 async function run(options: SuiteOptions, limits?: MachineLimits): Promise<SuiteOutput> {

@@ -17,6 +17,12 @@ export interface LabelMap {
 const SUFFIX = { uint8: 'u8', uint16: 'u16', int32: 'i32' } as const;
 
 /**
+ * Scratch bytes per thread of label_confusion: a chunk of both maps as bytes, (2, 4080) for the
+ * kernel's 255 blocks of 16 voxels (less would only make its chunks smaller).
+ */
+const SCRATCH_BYTES = 8192;
+
+/**
  * Per-label TP, FP, FN of two maps of `count` voxels in one pass.
  *
  * @throws VoxsegError naming the first voxel (in memory order) whose label is outside
@@ -37,10 +43,13 @@ export async function runLabelConfusion(
       pred = widen(ctx, pred, count, temps);
       ref = widen(ctx, ref, count, temps);
     }
+    const threads = ctx.executor.threads;
     const blockBytes = 3 * numLabels * 4;
-    const blocks = ctx.heap.alloc(blockBytes * ctx.executor.threads, 'labelConfusion counts');
+    const blocks = ctx.heap.alloc(blockBytes * threads, 'labelConfusion counts');
     temps.push(blocks);
-    ctx.heap.u32(blocks, 3 * numLabels * ctx.executor.threads).fill(0);
+    ctx.heap.u32(blocks, 3 * numLabels * threads).fill(0);
+    const scratch = ctx.heap.alloc(SCRATCH_BYTES * threads, 'labelConfusion scratch');
+    temps.push(scratch);
 
     const bytes = DTYPE_BYTES[pred.dtype];
     const ignore = ignoreArgument(ignoreLabel);
@@ -49,7 +58,8 @@ export async function runLabelConfusion(
       {
         kernel,
         args: [pred.ptr + start * bytes, ref.ptr + start * bytes, end - start, numLabels,
-          ignore.value, ignore.has, blocks + thread * blockBytes], // prettier-ignore
+          ignore.value, ignore.has, blocks + thread * blockBytes,
+          scratch + thread * SCRATCH_BYTES, SCRATCH_BYTES], // prettier-ignore
       },
     ]);
     throwOnBadLabel(ctx, runs, pred, ref, numLabels);
