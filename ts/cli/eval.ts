@@ -452,18 +452,19 @@ function describeLabelMap(map: Map<number, number>): string {
   return [...map].map(([from, to]) => `${from}->${to}`).join(', ');
 }
 
+/** The largest label each integer array type holds (float arrays hold any). */
+const LARGEST_LABEL = new Map<unknown, number>([
+  [Uint8Array, 255],
+  [Int8Array, 127],
+  [Uint16Array, 65535],
+  [Int16Array, 32767],
+  [Int32Array, 2 ** 31 - 1],
+  [Uint32Array, 2 ** 32 - 1],
+]);
+
 /** Apply `map` to every voxel in place; labels not in the map stay as they are. */
 function relabel(data: Volume['data'], map: Map<number, number>, file: string): void {
-  const limit =
-    data instanceof Uint8Array
-      ? 255
-      : data instanceof Int8Array
-        ? 127
-        : data instanceof Uint16Array
-          ? 65535
-          : data instanceof Int16Array
-            ? 32767
-            : Infinity;
+  const limit = LARGEST_LABEL.get(data.constructor) ?? Infinity;
   for (const to of map.values()) {
     if (to > limit) {
       const what = `a label that fits the prediction's datatype (<= ${limit})`;
