@@ -5,7 +5,10 @@
  * with 128^3 patches, and on the 16 -> 16 reference case of earlier measurements (64^3).
  * Every engine gets the same host arrays and gives host arrays back (input copied in, conv
  * with its activation, output copied out); voxseg's kernel alone (tensors already in wasm
- * memory) is reported next to it. Each peer's output is checked against voxseg's.
+ * memory) is reported next to it. Each peer's output is checked against voxseg's. The output
+ * goes into one array kept across calls where the engine's API allows it (voxseg's
+ * `download(tensor, into)`, onnxruntime-node's pre-allocated output); onnxruntime-web and
+ * TensorFlow.js give a new array per call, whose page faults they pay.
  *
  * Run alone: npx tsx bench/conv3d.ts [--quick] [--threads 1,2] [--sizes 64,128,crop,unet]
  *            [--filter <regex>] [--engines ort-web,...] [--cap <s>] [--relaxed]
@@ -163,6 +166,12 @@ function notes(rows: ResultRow[], engines: string[]): string[] {
         );
     }
   }
+  lines.push(
+    'output arrays: voxseg-wasm and ort-node write into one host array kept across calls ' +
+      "(download(tensor, into); a pre-allocated output); ort-web's wasm provider leaves a " +
+      'pre-allocated CPU output unfilled and TensorFlow.js has no such call, so they return ' +
+      'a new array per call',
+  );
   const differing = rows.filter((r) => r.agreement?.startsWith('DIFFERS'));
   for (const r of differing) lines.push(`${r.engine} on ${r.case}: ${r.agreement}`);
   if (engines.some((e) => e.startsWith('tfjs')))

@@ -885,3 +885,60 @@ for (const entry of backends) {
     }
   });
 }
+
+/** download(tensor, into): the caller's array is filled in place, or rejected by name. */
+for (const entry of [{ name: 'reference', backend: reference, skipReason: '' }, ...backends]) {
+  describe(`download into a caller's array on ${entry.name}`, () => {
+    if (!entry.backend) {
+      it.skip(`${entry.name} unavailable: ${entry.skipReason}`, () => {});
+      return;
+    }
+    const backend = entry.backend;
+    const make: Record<DType, (n: number) => HostArray> = {
+      float32: (n) => randomFloats(n, 71),
+      int32: (n) => Int32Array.from(randomLabels(n, 1000, 72), (v, i) => v - (i % 500)),
+      uint8: (n) => Uint8Array.from(randomLabels(n, 255, 73)),
+      uint16: (n) => Uint16Array.from(randomLabels(n, 255, 74), (v, i) => v * 251 + (i % 7)),
+    };
+    for (const dtype of ['float32', 'int32', 'uint8', 'uint16'] as const) {
+      it(`${dtype}: 3x7x59 into a poisoned array at an odd element offset`, async () => {
+        const data = make[dtype](3 * 7 * 59);
+        const tensor = await backend.upload(data, [3, 7, 59]);
+        try {
+          const Ctor = data.constructor as new (b: ArrayBuffer, o: number, n: number) => HostArray;
+          const bytes = data.BYTES_PER_ELEMENT;
+          const backing = new ArrayBuffer((data.length + 6) * bytes);
+          new Uint8Array(backing).fill(0xa5);
+          const into = new Ctor(backing, 3 * bytes, data.length);
+          const got = await backend.download(tensor, into);
+          expect(got, 'the array written is the one given').toBe(into);
+          expect(Array.from(into)).toEqual(Array.from(data));
+          const guard = new Uint8Array(backing);
+          const outside = [
+            ...guard.subarray(0, 3 * bytes),
+            ...guard.subarray((data.length + 3) * bytes),
+          ];
+          expect(
+            outside.every((b) => b === 0xa5),
+            'bytes outside the view untouched',
+          ).toBe(true);
+        } finally {
+          backend.release(tensor);
+        }
+      });
+    }
+    it('rejects an array of another dtype or length, naming into', async () => {
+      const tensor = await backend.upload(randomFloats(30, 75), [2, 15]);
+      try {
+        await expect(backend.download(tensor, new Int32Array(30))).rejects.toThrow(
+          /expected a float32 array for download's into .*received int32/,
+        );
+        await expect(backend.download(tensor, new Float32Array(29))).rejects.toThrow(
+          /expected 30 elements in download's into \(shape \[2,15\]\), received 29/,
+        );
+      } finally {
+        backend.release(tensor);
+      }
+    });
+  });
+}

@@ -19,7 +19,10 @@ interface OrtTensor {
   dispose?(): void;
 }
 interface OrtSession {
-  run(feeds: Record<string, OrtTensor>): Promise<Record<string, OrtTensor>>;
+  run(
+    feeds: Record<string, OrtTensor>,
+    fetches?: Record<string, OrtTensor>,
+  ): Promise<Record<string, OrtTensor>>;
   release(): Promise<void>;
 }
 interface OrtModule {
@@ -101,7 +104,7 @@ function ortEngine(
     version,
     // wasm32 memory ends at 4 GiB: input, output and the session's buffers must fit.
     unsupported: (c) => (id === 'ort-web' && caseBytes(c) > 3 * 2 ** 30 ? 'over 3 GiB' : null),
-    prepare: (c, data) => prepareOrt(ort, options, c, data),
+    prepare: (c, data) => prepareOrt(ort, options, c, data, id === 'ort-node'),
     dispose: async () => {},
   };
 }
@@ -111,26 +114,40 @@ function caseBytes(c: ConvCase): number {
   return 4 * (c.cin * voxels(c.dims) + c.cout * voxels(c.outDims));
 }
 
+/**
+ * One case's session. `reuseOutput`: the timed call passes one pre-allocated output tensor,
+ * kept across calls, as voxseg's engine keeps its output array (onnxruntime-node fills it;
+ * onnxruntime-web's wasm provider returns a pre-allocated CPU tensor unfilled, so it gets a
+ * fresh output array per call, as its API gives).
+ */
 async function prepareOrt(
   ort: OrtModule,
   options: object,
   c: ConvCase,
   data: ConvData,
+  reuseOutput: boolean,
 ): Promise<PreparedConv> {
   const session = await ort.InferenceSession.create(
     encodeOnnxModel(convCaseGraph(c, data)),
     options,
   );
-  const call = async (): Promise<Float32Array> => {
+  const yShape = [1, c.cout, ...c.outDims];
+  let reused: OrtTensor | undefined;
+  const call = async (keep: boolean): Promise<Float32Array> => {
     const x = new ort.Tensor('float32', data.x, [1, c.cin, ...c.dims]);
-    const { y } = await session.run({ x });
-    const out = y.data as Float32Array;
-    y.dispose?.();
-    return out;
+    if (keep || !reuseOutput) {
+      const { y } = await session.run({ x });
+      const out = y.data as Float32Array;
+      y.dispose?.();
+      return out;
+    }
+    reused ??= new ort.Tensor('float32', new Float32Array(yShape.reduce((a, b) => a * b)), yShape);
+    await session.run({ x }, { y: reused });
+    return reused.data as Float32Array;
   };
   return {
-    run: async () => void (await call()),
-    output: call,
+    run: async () => void (await call(false)),
+    output: () => call(true),
     dispose: () => session.release(),
   };
 }

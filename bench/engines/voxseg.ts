@@ -1,7 +1,8 @@
 /**
  * voxseg's wasm backend as a conv3d engine. A timed call uploads the input, runs conv3d with
- * the fused activation, downloads the output and releases both, like a peer's session call;
- * `runKernel` times conv3d alone on resident tensors.
+ * the fused activation, downloads the output into one host array kept across calls
+ * (`download(tensor, into)`) and releases both, like a peer's session call; `runKernel` times
+ * conv3d alone on resident tensors.
  */
 import '../../ts/node.js';
 import { createWasmBackend } from '../../ts/backends/wasm/index.js';
@@ -60,16 +61,17 @@ async function prepareVoxseg(
   const params = caseParams(c);
   const resident = await backend.upload(data.x, xShape);
 
-  const call = async (keep: boolean): Promise<Float32Array | null> => {
+  let reused: Float32Array | undefined;
+  const call = async (into: Float32Array | undefined): Promise<Float32Array> => {
     const x = await backend.upload(data.x, xShape);
     const y = await backend.conv3d(x, weight, bias, params);
-    const out = (await backend.download(y)) as Float32Array;
+    const out = (await backend.download(y, into)) as Float32Array;
     [x, y].forEach((t) => backend.release(t));
-    return keep ? out : null;
+    return out;
   };
   return {
-    run: async () => void (await call(false)),
-    output: async () => (await call(true))!,
+    run: async () => void (reused = await call(reused)),
+    output: () => call(undefined),
     runKernel: async () => backend.release(await backend.conv3d(resident, weight, bias, params)),
     dispose: async () => [resident, weight, bias].forEach((t) => t && backend.release(t as Tensor)),
   };

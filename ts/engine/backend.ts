@@ -102,8 +102,12 @@ export interface Backend {
 
   /** Copy host data into a new tensor of the given shape; the dtype follows the array. */
   upload(data: HostArray, shape: readonly number[]): Promise<Tensor>;
-  /** Copy a tensor's data back to the host. */
-  download(tensor: Tensor): Promise<HostArray>;
+  /**
+   * Copy a tensor's data back to the host: into `into` when given (same dtype and element
+   * count; reusing one array across calls spares a fresh allocation's page faults), else into
+   * a new array. Returns the array written.
+   */
+  download(tensor: Tensor, into?: HostArray): Promise<HostArray>;
   /** A new tensor filled with zeros. */
   zeros(shape: readonly number[], dtype: DType): Promise<Tensor>;
   /** Give the tensor's memory back; idempotent. */

@@ -3,6 +3,8 @@
  * with W (the NIfTI x axis) fastest; label maps are integer tensors shaped (N, D, H, W).
  */
 
+import { VoxsegError } from './errors.js';
+
 /** Element types a tensor may hold. float32 for activations; the others for label maps. */
 export type DType = 'float32' | 'int32' | 'uint8' | 'uint16';
 
@@ -83,6 +85,33 @@ export function allocHost<D extends DType>(dtype: D, length: number): DTypeArray
     default:
       return new Uint16Array(length) as DTypeArrays[D];
   }
+}
+
+/**
+ * Where a download lands: `into` when given (checked: the tensor's dtype and element count),
+ * else a new host array. Reusing one array across calls spares the page faults of a fresh
+ * allocation, which cost more than the copy for large tensors.
+ *
+ * @throws VoxsegError naming `into` when its type or length does not match the tensor.
+ */
+export function downloadTarget(tensor: Tensor, into?: HostArray): HostArray {
+  if (!into) return allocHost(tensor.dtype, tensor.size);
+  const dtype = dtypeOf(into);
+  if (dtype !== tensor.dtype) {
+    const received = dtype ?? (into as object).constructor?.name ?? typeof into;
+    throw new VoxsegError(
+      `expected a ${tensor.dtype} array for download's into (the tensor's dtype), received ${received}`,
+      { field: 'into', value: received },
+    );
+  }
+  if (into.length !== tensor.size) {
+    throw new VoxsegError(
+      `expected ${tensor.size} elements in download's into (shape [${tensor.shape}]), ` +
+        `received ${into.length}`,
+      { field: 'into', value: into.length },
+    );
+  }
+  return into;
 }
 
 /** The dtype whose host array `data` is, or undefined for unsupported arrays. */

@@ -7,6 +7,7 @@
 import type { Backend, LabelCounts } from '../engine/backend.js';
 import type { Tensor } from '../engine/tensor.js';
 import { InputError, expected } from '../engine/errors.js';
+import { countHostLabels } from './confusion.js';
 import { selectBackend } from '../engine/registry.js';
 import {
   describeConventions,
@@ -79,7 +80,7 @@ export async function evaluate(
 
   const started = now();
   const backend = await resolveBackend(options.backend);
-  const counts = await countLabels(backend, dense, ref.dims, ignore);
+  const counts = await countLabels(backend, dense, ignore);
   const countMs = now() - started;
 
   const voxelMm3 = spacing.mm[0] * spacing.mm[1] * spacing.mm[2];
@@ -148,24 +149,16 @@ async function resolveBackend(request: Backend | string | undefined): Promise<Ba
   return (await selectBackend(request)).backend;
 }
 
-/** Confusion counts of the dense maps on the backend; maps are uploaded as (1, D, H, W). */
-async function countLabels(
-  backend: Backend,
-  dense: DenseLabels,
-  dims: readonly [number, number, number],
-  ignore: number,
-): Promise<LabelCounts> {
-  const shape = [1, dims[2], dims[1], dims[0]]; // (N, D, H, W) with N = 1
+/** Confusion counts of the dense maps on the backend, streamed in slabs. */
+async function countLabels(backend: Backend, dense: DenseLabels, ignore: number) {
   const numLabels = dense.values.length;
-  const pred = await backend.upload(dense.pred, shape); // (1, D, H, W) dense labels
-  let ref: Tensor | undefined;
-  try {
-    ref = await backend.upload(dense.ref, shape); // (1, D, H, W) dense labels
-    return await backend.labelConfusion(pred, ref, numLabels, ignore < 0 ? undefined : ignore);
-  } finally {
-    backend.release(pred);
-    if (ref) backend.release(ref);
-  }
+  return countHostLabels(
+    backend,
+    dense.pred,
+    dense.ref,
+    numLabels,
+    ignore < 0 ? undefined : ignore,
+  );
 }
 
 /** Label values to report, ascending: the requested ones, or all present minus background. */

@@ -2,6 +2,7 @@
  * Segmentation metrics: confusion counts to overlap metrics, surface distances from exact EDTs on
  * anisotropic grids, cohort summaries and reports. Browser-safe: no Node built-ins.
  */
+export * from './confusion.js';
 export * from './conventions.js';
 export * from './distance.js';
 export * from './edt.js';

@@ -30,7 +30,7 @@ import {
   sliceShape,
 } from '../../engine/shapes.js';
 import {
-  allocHost,
+  downloadTarget,
   DTYPE_BYTES,
   type DType,
   dtypeOf,
@@ -126,8 +126,8 @@ export class CudaBackend implements Backend {
     return tensor;
   }
 
-  async download(tensor: Tensor): Promise<HostArray> {
-    const host = allocHost(tensor.dtype, tensor.size);
+  async download(tensor: Tensor, into?: HostArray): Promise<HostArray> {
+    const host = downloadTarget(tensor, into);
     await this.run('download', () => this.context.download(this.buffer(tensor), host));
     return host;
   }

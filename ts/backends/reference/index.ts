@@ -25,6 +25,7 @@ import {
   sliceShape,
 } from '../../engine/shapes.js';
 import {
+  downloadTarget,
   allocHost,
   DTYPE_BYTES,
   type DType,
@@ -68,8 +69,11 @@ export class ReferenceBackend implements Backend {
     return this.wrap(data.slice(), shape);
   }
 
-  async download(tensor: Tensor): Promise<HostArray> {
-    return this.data(tensor).slice();
+  async download(tensor: Tensor, into?: HostArray): Promise<HostArray> {
+    const data = this.data(tensor);
+    if (!into) return data.slice();
+    downloadTarget(tensor, into).set(data as never);
+    return into;
   }
 
   async zeros(shape: readonly number[], dtype: DType): Promise<Tensor> {

@@ -26,7 +26,7 @@ import {
   sliceShape,
 } from '../../engine/shapes.js';
 import {
-  allocHost,
+  downloadTarget,
   DTYPE_BYTES,
   type DType,
   dtypeOf,
@@ -126,11 +126,11 @@ export class WasmBackend implements Backend {
     return tensor;
   }
 
-  /** Copy a tensor out of wasm memory. */
-  async download(tensor: Tensor): Promise<HostArray> {
+  /** Copy a tensor out of wasm memory, into `into` when given. */
+  async download(tensor: Tensor, into?: HostArray): Promise<HostArray> {
     const { ptr, bytes } = this.storage(tensor);
-    const out = allocHost(tensor.dtype, tensor.size);
-    new Uint8Array(out.buffer).set(this.ctx.heap.bytes(ptr, bytes));
+    const out = downloadTarget(tensor, into);
+    new Uint8Array(out.buffer, out.byteOffset, bytes).set(this.ctx.heap.bytes(ptr, bytes));
     return out;
   }
 

@@ -30,6 +30,7 @@ import {
   sliceShape,
 } from '../../engine/shapes.js';
 import {
+  downloadTarget,
   type DType,
   DTYPE_BYTES,
   dtypeOf,
@@ -172,11 +173,15 @@ export class WebGpuBackend implements Backend {
     });
   }
 
-  async download(tensor: Tensor): Promise<HostArray> {
+  async download(tensor: Tensor, into?: HostArray): Promise<HostArray> {
     const buffer = this.storage(tensor).buffer;
     const bytes = tensor.size * DTYPE_BYTES[tensor.dtype];
+    if (into) downloadTarget(tensor, into); // checked before the read
     const data = await this.gpu.read('download', buffer, 0, bytes);
-    return hostView(tensor.dtype, data);
+    const view = hostView(tensor.dtype, data);
+    if (!into) return view;
+    into.set(view as never);
+    return into;
   }
 
   async zeros(shape: readonly number[], dtype: DType): Promise<Tensor> {
