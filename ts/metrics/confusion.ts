@@ -50,8 +50,14 @@ export async function countHostLabels(
   };
   const step = Math.max(1, Math.min(slab, pred.length));
   for (let start = 0; start < pred.length; start += step) {
-    const end = Math.min(pred.length, start + step);
-    const part = await countSlab(backend, pred, ref, start, end, numLabels, ignoreLabel);
+    const p = pred.subarray(start, start + step);
+    const r = ref.subarray(start, start + step);
+    let part: LabelCounts;
+    try {
+      part = await countPair(backend, p, r, numLabels, ignoreLabel);
+    } catch (error) {
+      throw badVoxel(p, r, start, numLabels, ignoreLabel) ?? error;
+    }
     for (let l = 0; l < numLabels; l++) {
       counts.tp[l] += part.tp[l];
       counts.fp[l] += part.fp[l];
@@ -62,23 +68,20 @@ export async function countHostLabels(
   return counts;
 }
 
-async function countSlab(
+/** One slab's counts: both maps uploaded as (1, 1, 1, n), counted, released. */
+async function countPair(
   backend: Backend,
   pred: HostLabels,
   ref: HostLabels,
-  start: number,
-  end: number,
   numLabels: number,
   ignoreLabel: number | undefined,
 ): Promise<LabelCounts> {
-  const shape = [1, 1, 1, end - start]; // (N, D, H, W): a run of voxels
-  const p = await backend.upload(pred.subarray(start, end), shape);
+  const shape = [1, 1, 1, pred.length]; // (N, D, H, W): a run of voxels
+  const p = await backend.upload(pred, shape);
   try {
-    const r = await backend.upload(ref.subarray(start, end), shape);
+    const r = await backend.upload(ref, shape);
     try {
       return await backend.labelConfusion(p, r, numLabels, ignoreLabel);
-    } catch (error) {
-      throw badVoxel(pred, ref, start, end, numLabels, ignoreLabel) ?? error;
     } finally {
       backend.release(r);
     }
@@ -87,20 +90,20 @@ async function countSlab(
   }
 }
 
-/** The first out-of-range voxel of a slab, as an error naming its index in the whole map. */
+/** The first out-of-range voxel of a slab starting at `offset`, named by its index in the map. */
 function badVoxel(
   pred: HostLabels,
   ref: HostLabels,
-  start: number,
-  end: number,
+  offset: number,
   numLabels: number,
   ignoreLabel: number | undefined,
 ): VoxsegError | null {
   const outside = (v: number) => !(v >= 0 && v < numLabels);
-  for (let i = start; i < end; i++) {
+  for (let i = 0; i < pred.length; i++) {
     if (ref[i] !== ignoreLabel && (outside(pred[i]) || outside(ref[i]))) {
+      const voxel = offset + i;
       return new VoxsegError(
-        `expected labels in [0, ${numLabels}) for voxel ${i}, received pred ${pred[i]}, ref ${ref[i]}`,
+        `expected labels in [0, ${numLabels}) for voxel ${voxel}, received pred ${pred[i]}, ref ${ref[i]}`,
       );
     }
   }
