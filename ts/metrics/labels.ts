@@ -8,6 +8,7 @@
  * K <= 65536, else Int32, in the same (D, H, W) order as the source (x fastest).
  */
 import { expected } from '../engine/errors.js';
+import type { HostLabels } from './confusion.js';
 
 /** Any typed array a label volume may arrive in (NIfTI datatypes after scaling). */
 export type LabelArray =
@@ -23,9 +24,9 @@ export type LabelArray =
 /** Two label maps relabelled to dense indices, with the table back to the original values. */
 export interface DenseLabels {
   /** Dense prediction, (D, H, W) with W = x fastest. */
-  pred: Uint8Array | Uint16Array | Int32Array;
+  pred: HostLabels;
   /** Dense reference, (D, H, W). */
-  ref: Uint8Array | Uint16Array | Int32Array;
+  ref: HostLabels;
   /** values[i] is the original label value of dense index i, ascending. */
   values: number[];
   /** Dense index of an original value, or undefined when the value occurs in neither map. */
@@ -142,7 +143,7 @@ function denseByMap(pred: LabelArray, ref: LabelArray): DenseLabels {
 }
 
 /** The smallest unsigned label array that holds `count` dense indices. */
-function denseArray(count: number, length: number): Uint8Array | Uint16Array | Int32Array {
+function denseArray(count: number, length: number): HostLabels {
   if (count <= 256) return new Uint8Array(length);
   if (count <= 65536) return new Uint16Array(length);
   return new Int32Array(length);

@@ -70,10 +70,9 @@ export class ReferenceBackend implements Backend {
   }
 
   async download(tensor: Tensor, into?: HostArray): Promise<HostArray> {
-    const data = this.data(tensor);
-    if (!into) return data.slice();
-    downloadTarget(tensor, into).set(data as never);
-    return into;
+    const out = downloadTarget(tensor, into);
+    out.set(this.data(tensor) as never);
+    return out;
   }
 
   async zeros(shape: readonly number[], dtype: DType): Promise<Tensor> {
