@@ -1,6 +1,11 @@
 /**
  * conv3d_direct: direct 3D convolution vectorised along x (W), register-blocked over
- * OC_BLOCK = 6 output channels x 2 vectors of 4 x-positions (12 independent accumulators).
+ * OC_BLOCK = 5 output channels x 2 vectors of 4 x-positions (10 independent accumulators).
+ * Why 5: V8 gives wasm 15 vector registers on x64, and a block's loop holds its accumulators,
+ * the two input vectors, a weight and a product. With 6 channels (12 accumulators) the
+ * compiled loop spills accumulators to the stack on every tap; with 5 it spills less, and the
+ * brainchop channel counts (5, 15, 20, 30) are multiples of 5 (1->20 at 64^3: 15 ms with 6,
+ * 11 ms with 5). A last block of 1-4 channels runs a narrower block (block4x2, block2x2).
  *
  * Scheme, per batch item, output planes in order:
  * 1. conv3d_pad_input pads input planes (H and W) into a ring of `ringDepth` planes per
@@ -21,17 +26,15 @@
  * (assembly/conv3d_winograd.ts, same padded ring) and 1x1x1 unpadded ones to conv3d_pointwise
  * (below: no ring, straight from input to output); conv3d_direct does the rest.
  *
- * Where it is slower than it could be: the last channel block is padded to 6 (16 channels
- * compute 18; a 4-channel x 3-vector block for remainders would save ~5 % there), depthwise
- * convolutions fill one channel slot of six (a kernel vectorised over channels would suit
- * them), and each tap loads its address from the table (a kernel unrolled for a fixed 3x3x3
- * would not).
+ * Where it is slower than it could be: depthwise convolutions fill one channel slot of five
+ * (a kernel vectorised over channels would suit them), and each tap loads its address from
+ * the table (a kernel unrolled for a fixed 3x3x3 would not).
  */
 import { Activate, activateRow } from './activation';
 import { Lanes } from './simd';
 
 /** Output channels per register block; the packed weight layout depends on it. */
-export const OC_BLOCK = 6;
+export const OC_BLOCK = 5;
 
 /**
  * One conv3d call's geometry, written by the host as consecutive 32-bit fields in this order.
@@ -201,11 +204,11 @@ class Fma {
 }
 
 /**
- * 6 output channels x 8 x-positions over all taps. src: byte offset of the outputs' row and
- * x within a padded plane, added to each tap's address; w: packed (taps, 6); bias: (6);
- * dst: (6, rowStride bytes) scratch rows.
+ * 5 output channels x 8 x-positions over all taps. src: byte offset of the outputs' row and
+ * x within a padded plane, added to each tap's address; w: packed (taps, 5); bias: (5);
+ * dst: (5, rowStride bytes) scratch rows.
  */
-function block6x2(
+function block5x2(
   src: usize,
   w: usize,
   addresses: usize,
@@ -224,8 +227,6 @@ function block6x2(
     a31 = a30;
   let a40 = v128.load32_splat(bias, 16),
     a41 = a40;
-  let a50 = v128.load32_splat(bias, 20),
-    a51 = a50;
   let wp = w;
   const end = addresses + ((<usize>taps) << 2);
   for (let op = addresses; op < end; op += 4) {
@@ -247,9 +248,6 @@ function block6x2(
     s = v128.load32_splat(wp, 16);
     a40 = Fma.madd(a40, s, x0);
     a41 = Fma.madd(a41, s, x1);
-    s = v128.load32_splat(wp, 20);
-    a50 = Fma.madd(a50, s, x0);
-    a51 = Fma.madd(a51, s, x1);
     wp += OC_BLOCK << 2;
   }
   v128.store(dst, a00);
@@ -262,12 +260,92 @@ function block6x2(
   v128.store(dst + 3 * rowStride, a31, 16);
   v128.store(dst + 4 * rowStride, a40);
   v128.store(dst + 4 * rowStride, a41, 16);
-  v128.store(dst + 5 * rowStride, a50);
-  v128.store(dst + 5 * rowStride, a51, 16);
 }
 
-/** 6 output channels x 4 x-positions (the row remainder); layout as block6x2. */
-function block6x1(
+/** The first 4 channels of a block, 8 x-positions: block5x2 for a last block of 3 or 4. */
+function block4x2(
+  src: usize,
+  w: usize,
+  addresses: usize,
+  taps: i32,
+  bias: usize,
+  dst: usize,
+  rowStride: usize,
+): void {
+  let a00 = v128.load32_splat(bias),
+    a01 = a00;
+  let a10 = v128.load32_splat(bias, 4),
+    a11 = a10;
+  let a20 = v128.load32_splat(bias, 8),
+    a21 = a20;
+  let a30 = v128.load32_splat(bias, 12),
+    a31 = a30;
+  let wp = w;
+  const end = addresses + ((<usize>taps) << 2);
+  for (let op = addresses; op < end; op += 4) {
+    const p = src + <usize>load<i32>(op);
+    const x0 = v128.load(p);
+    const x1 = v128.load(p, 16);
+    let s = v128.load32_splat(wp);
+    a00 = Fma.madd(a00, s, x0);
+    a01 = Fma.madd(a01, s, x1);
+    s = v128.load32_splat(wp, 4);
+    a10 = Fma.madd(a10, s, x0);
+    a11 = Fma.madd(a11, s, x1);
+    s = v128.load32_splat(wp, 8);
+    a20 = Fma.madd(a20, s, x0);
+    a21 = Fma.madd(a21, s, x1);
+    s = v128.load32_splat(wp, 12);
+    a30 = Fma.madd(a30, s, x0);
+    a31 = Fma.madd(a31, s, x1);
+    wp += OC_BLOCK << 2;
+  }
+  v128.store(dst, a00);
+  v128.store(dst, a01, 16);
+  v128.store(dst + rowStride, a10);
+  v128.store(dst + rowStride, a11, 16);
+  v128.store(dst + 2 * rowStride, a20);
+  v128.store(dst + 2 * rowStride, a21, 16);
+  v128.store(dst + 3 * rowStride, a30);
+  v128.store(dst + 3 * rowStride, a31, 16);
+}
+
+/** The first 2 channels of a block, 8 x-positions: block5x2 for a last block of 1 or 2. */
+function block2x2(
+  src: usize,
+  w: usize,
+  addresses: usize,
+  taps: i32,
+  bias: usize,
+  dst: usize,
+  rowStride: usize,
+): void {
+  let a00 = v128.load32_splat(bias),
+    a01 = a00;
+  let a10 = v128.load32_splat(bias, 4),
+    a11 = a10;
+  let wp = w;
+  const end = addresses + ((<usize>taps) << 2);
+  for (let op = addresses; op < end; op += 4) {
+    const p = src + <usize>load<i32>(op);
+    const x0 = v128.load(p);
+    const x1 = v128.load(p, 16);
+    let s = v128.load32_splat(wp);
+    a00 = Fma.madd(a00, s, x0);
+    a01 = Fma.madd(a01, s, x1);
+    s = v128.load32_splat(wp, 4);
+    a10 = Fma.madd(a10, s, x0);
+    a11 = Fma.madd(a11, s, x1);
+    wp += OC_BLOCK << 2;
+  }
+  v128.store(dst, a00);
+  v128.store(dst, a01, 16);
+  v128.store(dst + rowStride, a10);
+  v128.store(dst + rowStride, a11, 16);
+}
+
+/** 5 output channels x 4 x-positions (the row remainder); layout as block5x2. */
+function block5x1(
   src: usize,
   w: usize,
   addresses: usize,
@@ -281,7 +359,6 @@ function block6x1(
   let a2 = v128.load32_splat(bias, 8);
   let a3 = v128.load32_splat(bias, 12);
   let a4 = v128.load32_splat(bias, 16);
-  let a5 = v128.load32_splat(bias, 20);
   let wp = w;
   const end = addresses + ((<usize>taps) << 2);
   for (let op = addresses; op < end; op += 4) {
@@ -291,7 +368,6 @@ function block6x1(
     a2 = Fma.madd(a2, v128.load32_splat(wp, 8), x0);
     a3 = Fma.madd(a3, v128.load32_splat(wp, 12), x0);
     a4 = Fma.madd(a4, v128.load32_splat(wp, 16), x0);
-    a5 = Fma.madd(a5, v128.load32_splat(wp, 20), x0);
     wp += OC_BLOCK << 2;
   }
   v128.store(dst, a0);
@@ -299,7 +375,6 @@ function block6x1(
   v128.store(dst + 2 * rowStride, a2);
   v128.store(dst + 3 * rowStride, a3);
   v128.store(dst + 4 * rowStride, a4);
-  v128.store(dst + 5 * rowStride, a5);
 }
 
 /**
@@ -359,6 +434,8 @@ function convolvePlane(
   const owPad = job.owPad;
   const scratchStride = (<usize>owPad) << 2;
   const rowStride = (<usize>(job.strideH * job.strideW * job.phaseLen)) << 2;
+  // The last block may hold fewer channels (21 = 4 x 5 + 1): a narrower block computes those.
+  const valid = min(OC_BLOCK, job.coutPerGroup - block * OC_BLOCK);
 
   // Rows y, y + dH, y + 2 dH, ... read overlapping input rows: visit them one after another.
   const passes = min(job.dilationH, job.oh);
@@ -368,11 +445,17 @@ function convolvePlane(
       let x = 0;
       for (; x + 8 <= owPad; x += 8) {
         const at = (<usize>x) << 2;
-        block6x2(src + at, weights, addresses, job.taps, bias, scratch + at, scratchStride);
+        if (valid > 4) {
+          block5x2(src + at, weights, addresses, job.taps, bias, scratch + at, scratchStride);
+        } else if (valid > 2) {
+          block4x2(src + at, weights, addresses, job.taps, bias, scratch + at, scratchStride);
+        } else {
+          block2x2(src + at, weights, addresses, job.taps, bias, scratch + at, scratchStride);
+        }
       }
       if (x < owPad) {
         const at = (<usize>x) << 2;
-        block6x1(src + at, weights, addresses, job.taps, bias, scratch + at, scratchStride);
+        block5x1(src + at, weights, addresses, job.taps, bias, scratch + at, scratchStride);
       }
       storeRows(job, scratch, z, y, g * job.coutPerGroup + block * OC_BLOCK, block);
     }
@@ -409,7 +492,7 @@ export function conv3d_pointwise(job: Conv3dJob, itemStart: i32, itemEnd: i32): 
     }
     for (let block = 0; block < job.ocBlocks; block++) {
       let s = start;
-      for (; s + 8 <= end; s += 8) pointwiseBlock(job, block, s, 8);
+      for (; s + 8 <= end; s += 8) pointwiseBlock8(job, block, s);
       if (s < end) pointwiseBlock(job, block, s, end - s);
     }
   }
@@ -431,7 +514,6 @@ function pointwiseBlock(job: Conv3dJob, block: i32, s: i32, count: i32): void {
   let a20 = v128.load32_splat(bias, 8), a21 = a20;
   let a30 = v128.load32_splat(bias, 12), a31 = a30;
   let a40 = v128.load32_splat(bias, 16), a41 = a40;
-  let a50 = v128.load32_splat(bias, 20), a51 = a50;
   let wp = job.weights + ((<usize>(block * job.taps * OC_BLOCK)) << 2);
   let xp = job.x + ((<usize>s) << 2);
   const low = min(count, 4);
@@ -449,8 +531,6 @@ function pointwiseBlock(job: Conv3dJob, block: i32, s: i32, count: i32): void {
     a30 = Fma.madd(a30, w, x0); a31 = Fma.madd(a31, w, x1);
     w = v128.load32_splat(wp, 16);
     a40 = Fma.madd(a40, w, x0); a41 = Fma.madd(a41, w, x1);
-    w = v128.load32_splat(wp, 20);
-    a50 = Fma.madd(a50, w, x0); a51 = Fma.madd(a51, w, x1);
     wp += OC_BLOCK << 2;
     xp += spatial << 2;
   }
@@ -462,7 +542,45 @@ function pointwiseBlock(job: Conv3dJob, block: i32, s: i32, count: i32): void {
   if (valid > 2) pointwiseStore(job, out + 2 * step, a20, a21, low, high);
   if (valid > 3) pointwiseStore(job, out + 3 * step, a30, a31, low, high);
   if (valid > 4) pointwiseStore(job, out + 4 * step, a40, a41, low, high);
-  if (valid > 5) pointwiseStore(job, out + 5 * step, a50, a51, low, high);
+}
+
+/** pointwiseBlock with all 8 positions valid: whole-vector loads, no lane counts. */
+// prettier-ignore
+function pointwiseBlock8(job: Conv3dJob, block: i32, s: i32): void {
+  const spatial = <usize>job.outChannelStride;
+  const bias = job.bias + ((<usize>(block * OC_BLOCK)) << 2);
+  let a00 = v128.load32_splat(bias), a01 = a00;
+  let a10 = v128.load32_splat(bias, 4), a11 = a10;
+  let a20 = v128.load32_splat(bias, 8), a21 = a20;
+  let a30 = v128.load32_splat(bias, 12), a31 = a30;
+  let a40 = v128.load32_splat(bias, 16), a41 = a40;
+  let wp = job.weights + ((<usize>(block * job.taps * OC_BLOCK)) << 2);
+  let xp = job.x + ((<usize>s) << 2);
+  const wEnd = wp + ((<usize>(job.taps * OC_BLOCK)) << 2);
+  const step = spatial << 2;
+  while (wp < wEnd) {
+    const x0 = v128.load(xp);
+    const x1 = v128.load(xp, 16);
+    let w = v128.load32_splat(wp);
+    a00 = Fma.madd(a00, w, x0); a01 = Fma.madd(a01, w, x1);
+    w = v128.load32_splat(wp, 4);
+    a10 = Fma.madd(a10, w, x0); a11 = Fma.madd(a11, w, x1);
+    w = v128.load32_splat(wp, 8);
+    a20 = Fma.madd(a20, w, x0); a21 = Fma.madd(a21, w, x1);
+    w = v128.load32_splat(wp, 12);
+    a30 = Fma.madd(a30, w, x0); a31 = Fma.madd(a31, w, x1);
+    w = v128.load32_splat(wp, 16);
+    a40 = Fma.madd(a40, w, x0); a41 = Fma.madd(a41, w, x1);
+    wp += OC_BLOCK << 2;
+    xp += step;
+  }
+  const valid = min(OC_BLOCK, job.coutPerGroup - block * OC_BLOCK);
+  const out = job.out + ((<usize>(block * OC_BLOCK) * spatial + <usize>s) << 2);
+  pointwiseStore(job, out, a00, a01, 4, 4);
+  if (valid > 1) pointwiseStore(job, out + step, a10, a11, 4, 4);
+  if (valid > 2) pointwiseStore(job, out + 2 * step, a20, a21, 4, 4);
+  if (valid > 3) pointwiseStore(job, out + 3 * step, a30, a31, 4, 4);
+  if (valid > 4) pointwiseStore(job, out + 4 * step, a40, a41, 4, 4);
 }
 
 /**

@@ -13,7 +13,7 @@
  *    tiles are four consecutive floats: a "vector tile" is four tiles in the lanes of a v128.
  * 2. For each pair of vector tiles (8 tiles) the input transform V = B^T d B (along x, y, z)
  *    of every input channel goes to scratch as (64, Cin, 8).
- * 3. Per block of 4-6 output channels and per transform position p, a register-blocked
+ * 3. Per block of 4 or 5 output channels and per transform position p, a register-blocked
  *    product over the input channels (the inner loop of conv3d_direct) gives
  *    M[p] = U[p] V[p], with U = G g G^T packed once per weight tensor (the host does it).
  * 4. The output transform A^T M A, plus the bias, writes 8 outputs per tile into four output
@@ -36,7 +36,7 @@ export class WinogradJob {
   cout: i32;
   /** Transformed weights: per channel block (64, Cin, B) float32, blocks one after another. */
   weights: usize;
-  /** Channel blocks: (blockCount, 4) int32: first channel, size B (4..6), valid, float offset. */
+  /** Channel blocks: (blockCount, 4) int32: first channel, size B (4 or 5), valid, float offset. */
   blocks: usize;
   blockCount: i32;
   /** Bias (Cout) float32, or 0 for none. */
@@ -225,45 +225,13 @@ function multiplyBlock(wj: WinogradJob, b: i32, pair: i32, v: usize, m: usize, r
     const vp = v + <usize>p * vStride;
     const up = u + <usize>p * uStride;
     const mp = m + ((<usize>p) << 5);
-    if (size == 6) product6(vp, up, cin, mp);
-    else if (size == 5) product5(vp, up, cin, mp);
+    if (size == 5) product5(vp, up, cin, mp);
     else product4(vp, up, cin, mp);
   }
   transformOutputs(wj, entry, pair, m, rows);
 }
 
-/** 6 channels x 8 tiles over Cin: vp (Cin, 8), up (Cin, 6) -> mp, channel j at j * 2048 bytes. */
-// prettier-ignore
-function product6(vp: usize, up: usize, cin: i32, mp: usize): void {
-  let a00 = f32x4.splat(0), a01 = a00, a10 = a00, a11 = a00, a20 = a00, a21 = a00;
-  let a30 = a00, a31 = a00, a40 = a00, a41 = a00, a50 = a00, a51 = a00;
-  for (let c = 0; c < cin; c++) {
-    const x0 = v128.load(vp);
-    const x1 = v128.load(vp, 16);
-    let s = v128.load32_splat(up);
-    a00 = Wino.madd(a00, s, x0); a01 = Wino.madd(a01, s, x1);
-    s = v128.load32_splat(up, 4);
-    a10 = Wino.madd(a10, s, x0); a11 = Wino.madd(a11, s, x1);
-    s = v128.load32_splat(up, 8);
-    a20 = Wino.madd(a20, s, x0); a21 = Wino.madd(a21, s, x1);
-    s = v128.load32_splat(up, 12);
-    a30 = Wino.madd(a30, s, x0); a31 = Wino.madd(a31, s, x1);
-    s = v128.load32_splat(up, 16);
-    a40 = Wino.madd(a40, s, x0); a41 = Wino.madd(a41, s, x1);
-    s = v128.load32_splat(up, 20);
-    a50 = Wino.madd(a50, s, x0); a51 = Wino.madd(a51, s, x1);
-    vp += 32;
-    up += 24;
-  }
-  v128.store(mp, a00); v128.store(mp, a01, 16);
-  v128.store(mp, a10, 2048); v128.store(mp, a11, 2064);
-  v128.store(mp, a20, 4096); v128.store(mp, a21, 4112);
-  v128.store(mp, a30, 6144); v128.store(mp, a31, 6160);
-  v128.store(mp, a40, 8192); v128.store(mp, a41, 8208);
-  v128.store(mp, a50, 10240); v128.store(mp, a51, 10256);
-}
-
-/** 5 channels x 8 tiles; layout as product6 with (Cin, 5) weights. */
+/** 5 channels x 8 tiles over Cin: vp (Cin, 8), up (Cin, 5) -> mp, channel j at j * 2048 bytes. */
 // prettier-ignore
 function product5(vp: usize, up: usize, cin: i32, mp: usize): void {
   let a00 = f32x4.splat(0), a01 = a00, a10 = a00, a11 = a00, a20 = a00, a21 = a00;
@@ -291,7 +259,7 @@ function product5(vp: usize, up: usize, cin: i32, mp: usize): void {
   v128.store(mp, a40, 8192); v128.store(mp, a41, 8208);
 }
 
-/** 4 channels x 8 tiles; layout as product6 with (Cin, 4) weights. */
+/** 4 channels x 8 tiles; layout as product5 with (Cin, 4) weights. */
 // prettier-ignore
 function product4(vp: usize, up: usize, cin: i32, mp: usize): void {
   let a00 = f32x4.splat(0), a01 = a00, a10 = a00, a11 = a00;

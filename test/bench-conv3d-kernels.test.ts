@@ -247,11 +247,12 @@ describe('conv3d_winograd host helpers', () => {
     }
   });
 
-  it('blocks output channels by 6, 5 and 4 with the fewest padded channels', () => {
+  it('blocks output channels by 5 and 4 with the fewest padded channels', () => {
     const sizes = (n: number) => channelBlocks(n).map((b) => b.size);
     expect(sizes(5)).toEqual([5]);
-    expect(sizes(11)).toEqual([6, 5]);
-    expect(sizes(30)).toEqual([6, 6, 6, 6, 6]);
+    expect(sizes(11)).toEqual([4, 4, 4]);
+    expect(sizes(16)).toEqual([4, 4, 4, 4]);
+    expect(sizes(30)).toEqual([5, 5, 5, 5, 5, 5]);
     expect(channelBlocks(2)).toEqual([{ first: 0, size: 4, valid: 2 }]);
     for (let n = 1; n <= 64; n++) {
       const blocks = channelBlocks(n);
