@@ -127,17 +127,54 @@ async function run(options: SuiteOptions, limits?: MachineLimits): Promise<Suite
   }
   const fma = limits?.fma.gflops ?? undefined;
   for (const row of rows) if (fma && row.rate) row.limit = fma * row.threads;
+  const lines = [...notes(rows, engines), ...trailing(rows, limits?.wasmSimd.gflops ?? null)];
   return {
     rows,
     versions,
     threads: [...plan.keys()],
-    notes: notes(rows, engines),
-    markdown: tables(rows, engines),
+    notes: lines,
+    markdown: tables(rows, engines, lines),
   };
 }
 
-/** One table per (case group, thread count), then the ratio summary and the skips. */
-function tables(rows: ResultRow[], engines: string[]): string {
+/** The ratio to onnxruntime-web that voxseg is measured against on brainchop shapes. */
+const TARGET_RATIO = 1.5;
+
+/**
+ * Each brainchop case under TARGET_RATIO x onnxruntime-web, taken apart: voxseg's call is its
+ * kernel plus the host copies and call overhead around it (the call's median less the kernel's),
+ * and the ratio it would reach with its kernel at the wasm mul+add ceiling, or taking no time.
+ */
+export function trailing(rows: readonly ResultRow[], ceiling: number | null): string[] {
+  const lines: string[] = [];
+  for (const mine of rows.filter((r) => r.engine === 'voxseg-wasm')) {
+    if (!mine.sample || !mine.group.startsWith('brainchop')) continue;
+    const peer = rows.find(
+      (r) => r.case === mine.case && r.threads === mine.threads && r.engine === 'ort-web',
+    );
+    const kernelMs = mine.extra?.kernelMs;
+    if (!peer?.sample || typeof kernelMs !== 'number') continue;
+    const ours = mine.sample.medianMs;
+    const theirs = peer.sample.medianMs;
+    if (theirs / ours >= TARGET_RATIO) continue;
+    const around = Math.max(0, ours - kernelMs);
+    const atCeiling = ceiling
+      ? `, ${(theirs / (around + mine.work / 1e6 / (ceiling * mine.threads))).toFixed(2)}x with ` +
+        `the kernel at the wasm mul+add ceiling (${ceiling.toFixed(1)} GFLOP/s per thread)`
+      : '';
+    lines.push(
+      `under ${TARGET_RATIO}x ort-web: ${mine.case}, ${mine.threads} thread(s): ` +
+        `${(theirs / ours).toFixed(2)}x; voxseg ${ours.toFixed(1)} ms = kernel ` +
+        `${kernelMs.toFixed(1)} ms + ${around.toFixed(1)} ms of host copies and call; ort-web ` +
+        `${theirs.toFixed(1)} ms; the ratio would be ${(theirs / Math.max(around, 1e-3)).toFixed(2)}x ` +
+        `with a kernel taking no time${atCeiling}`,
+    );
+  }
+  return lines;
+}
+
+/** One table per (case group, thread count), then the notes. */
+function tables(rows: ResultRow[], engines: string[], lines: string[]): string {
   const parts: string[] = [];
   const groups = [...new Set(rows.map((r) => `${r.group}|${r.threads}`))];
   for (const key of groups) {
@@ -148,7 +185,7 @@ function tables(rows: ResultRow[], engines: string[]): string {
     const table = comparisonTable(subset, present, [kernel]);
     parts.push(`### conv3d, ${group}, ${threads} thread(s)\n`, table, '');
   }
-  parts.push(...notes(rows, engines).map((n) => `- ${n}`));
+  parts.push(...lines.map((n) => `- ${n}`));
   return parts.join('\n');
 }
 

@@ -16,6 +16,7 @@ import {
 } from '../bench/lib/report.js';
 import { median, plannedRuns, summarise, timeRepeated } from '../bench/lib/stats.js';
 import { parseSuiteArgs } from '../bench/lib/suite.js';
+import { trailing } from '../bench/conv3d.js';
 
 describe('repeated timings', () => {
   it('takes the median of odd and even lists', () => {
@@ -130,5 +131,37 @@ describe('suite options', () => {
     expect(() => parseSuiteArgs(['--cap', 'soon'])).toThrow(
       /positive number for --cap, received 'soon'/,
     );
+  });
+});
+
+describe('conv3d cases under the target ratio', () => {
+  /** A brainchop row with a median of `ms` (1 GFLOP per call) and its kernel's median. */
+  const timed = (engine: string, ms: number, kernelMs?: number): ResultRow => ({
+    case: '30->18 k1 d1 @ 64^3',
+    group: 'brainchop 64^3',
+    engine,
+    threads: 1,
+    unit: 'GFLOP/s',
+    work: 1e9,
+    rate: 1e3 / ms,
+    sample: summarise(ms, [ms, ms, ms]),
+    ...(kernelMs === undefined ? {} : { extra: { kernelMs, kernelRate: 1e3 / kernelMs } }),
+  });
+
+  it('takes apart a case under 1.5x: kernel, the time around it, and the bounds', () => {
+    const lines = trailing([timed('voxseg-wasm', 50, 40), timed('ort-web', 60)], 25);
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toContain('30->18 k1 d1 @ 64^3, 1 thread(s): 1.20x');
+    expect(lines[0]).toContain('voxseg 50.0 ms = kernel 40.0 ms + 10.0 ms of host copies and call');
+    // No kernel time: 60 / 10; kernel at 25 GFLOP/s (40 ms for 1 GFLOP): 60 / (10 + 40).
+    expect(lines[0]).toContain('6.00x with a kernel taking no time');
+    expect(lines[0]).toContain('1.20x with the kernel at the wasm mul+add ceiling (25.0 GFLOP/s');
+  });
+
+  it('leaves out cases at or over 1.5x and rows without a kernel time', () => {
+    expect(trailing([timed('voxseg-wasm', 40, 30), timed('ort-web', 60)], 25)).toEqual([]);
+    expect(trailing([timed('voxseg-wasm', 50), timed('ort-web', 60)], 25)).toEqual([]);
+    const lines = trailing([timed('voxseg-wasm', 50, 40), timed('ort-web', 60)], null);
+    expect(lines[0]).not.toContain('ceiling');
   });
 });
