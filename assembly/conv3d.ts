@@ -204,147 +204,97 @@ class Fma {
 }
 
 /**
- * 5 output channels x 8 x-positions over all taps. src: byte offset of the outputs' row and
- * x within a padded plane, added to each tap's address; w: packed (taps, 5); bias: (5);
- * dst: (5, rowStride bytes) scratch rows.
+ * The register block of conv3d_direct: `channels` (2, 4 or 5, a constant at every call, so the
+ * unused accumulators fold away) output channels x 8 x-positions over all taps. src: byte
+ * offset of the outputs' row and x within a padded plane, added to each tap's address;
+ * w: packed (taps, OC_BLOCK); bias: (OC_BLOCK); dst: (channels, rowStride bytes) scratch rows.
  */
+class Rows {
+  // prettier-ignore
+  @inline
+  static block(
+    channels: i32, src: usize, w: usize, addresses: usize, taps: i32, bias: usize, dst: usize,
+    rowStride: usize,
+  ): void {
+    let a00 = v128.load32_splat(bias), a01 = a00;
+    let a10 = v128.load32_splat(bias, 4), a11 = a10;
+    let a20 = v128.load32_splat(bias, 8), a21 = a20;
+    let a30 = v128.load32_splat(bias, 12), a31 = a30;
+    let a40 = v128.load32_splat(bias, 16), a41 = a40;
+    let wp = w;
+    const end = addresses + ((<usize>taps) << 2);
+    for (let op = addresses; op < end; op += 4) {
+      const p = src + <usize>load<i32>(op);
+      const x0 = v128.load(p);
+      const x1 = v128.load(p, 16);
+      let s = v128.load32_splat(wp);
+      a00 = Fma.madd(a00, s, x0); a01 = Fma.madd(a01, s, x1);
+      s = v128.load32_splat(wp, 4);
+      a10 = Fma.madd(a10, s, x0); a11 = Fma.madd(a11, s, x1);
+      if (channels > 2) {
+        s = v128.load32_splat(wp, 8);
+        a20 = Fma.madd(a20, s, x0); a21 = Fma.madd(a21, s, x1);
+        s = v128.load32_splat(wp, 12);
+        a30 = Fma.madd(a30, s, x0); a31 = Fma.madd(a31, s, x1);
+      }
+      if (channels > 4) {
+        s = v128.load32_splat(wp, 16);
+        a40 = Fma.madd(a40, s, x0); a41 = Fma.madd(a41, s, x1);
+      }
+      wp += OC_BLOCK << 2;
+    }
+    v128.store(dst, a00); v128.store(dst, a01, 16);
+    v128.store(dst + rowStride, a10); v128.store(dst + rowStride, a11, 16);
+    if (channels > 2) {
+      v128.store(dst + 2 * rowStride, a20); v128.store(dst + 2 * rowStride, a21, 16);
+      v128.store(dst + 3 * rowStride, a30); v128.store(dst + 3 * rowStride, a31, 16);
+    }
+    if (channels > 4) {
+      v128.store(dst + 4 * rowStride, a40); v128.store(dst + 4 * rowStride, a41, 16);
+    }
+  }
+}
+
+/** Rows.block over a full block of 5 channels. */
 function block5x2(
   src: usize,
   w: usize,
-  addresses: usize,
+  addr: usize,
   taps: i32,
   bias: usize,
   dst: usize,
-  rowStride: usize,
+  rs: usize,
 ): void {
-  let a00 = v128.load32_splat(bias),
-    a01 = a00;
-  let a10 = v128.load32_splat(bias, 4),
-    a11 = a10;
-  let a20 = v128.load32_splat(bias, 8),
-    a21 = a20;
-  let a30 = v128.load32_splat(bias, 12),
-    a31 = a30;
-  let a40 = v128.load32_splat(bias, 16),
-    a41 = a40;
-  let wp = w;
-  const end = addresses + ((<usize>taps) << 2);
-  for (let op = addresses; op < end; op += 4) {
-    const p = src + <usize>load<i32>(op);
-    const x0 = v128.load(p);
-    const x1 = v128.load(p, 16);
-    let s = v128.load32_splat(wp);
-    a00 = Fma.madd(a00, s, x0);
-    a01 = Fma.madd(a01, s, x1);
-    s = v128.load32_splat(wp, 4);
-    a10 = Fma.madd(a10, s, x0);
-    a11 = Fma.madd(a11, s, x1);
-    s = v128.load32_splat(wp, 8);
-    a20 = Fma.madd(a20, s, x0);
-    a21 = Fma.madd(a21, s, x1);
-    s = v128.load32_splat(wp, 12);
-    a30 = Fma.madd(a30, s, x0);
-    a31 = Fma.madd(a31, s, x1);
-    s = v128.load32_splat(wp, 16);
-    a40 = Fma.madd(a40, s, x0);
-    a41 = Fma.madd(a41, s, x1);
-    wp += OC_BLOCK << 2;
-  }
-  v128.store(dst, a00);
-  v128.store(dst, a01, 16);
-  v128.store(dst + rowStride, a10);
-  v128.store(dst + rowStride, a11, 16);
-  v128.store(dst + 2 * rowStride, a20);
-  v128.store(dst + 2 * rowStride, a21, 16);
-  v128.store(dst + 3 * rowStride, a30);
-  v128.store(dst + 3 * rowStride, a31, 16);
-  v128.store(dst + 4 * rowStride, a40);
-  v128.store(dst + 4 * rowStride, a41, 16);
+  Rows.block(5, src, w, addr, taps, bias, dst, rs);
 }
 
-/** The first 4 channels of a block, 8 x-positions: block5x2 for a last block of 3 or 4. */
+/** Rows.block over the first 4 channels: a last block of 3 or 4. */
 function block4x2(
   src: usize,
   w: usize,
-  addresses: usize,
+  addr: usize,
   taps: i32,
   bias: usize,
   dst: usize,
-  rowStride: usize,
+  rs: usize,
 ): void {
-  let a00 = v128.load32_splat(bias),
-    a01 = a00;
-  let a10 = v128.load32_splat(bias, 4),
-    a11 = a10;
-  let a20 = v128.load32_splat(bias, 8),
-    a21 = a20;
-  let a30 = v128.load32_splat(bias, 12),
-    a31 = a30;
-  let wp = w;
-  const end = addresses + ((<usize>taps) << 2);
-  for (let op = addresses; op < end; op += 4) {
-    const p = src + <usize>load<i32>(op);
-    const x0 = v128.load(p);
-    const x1 = v128.load(p, 16);
-    let s = v128.load32_splat(wp);
-    a00 = Fma.madd(a00, s, x0);
-    a01 = Fma.madd(a01, s, x1);
-    s = v128.load32_splat(wp, 4);
-    a10 = Fma.madd(a10, s, x0);
-    a11 = Fma.madd(a11, s, x1);
-    s = v128.load32_splat(wp, 8);
-    a20 = Fma.madd(a20, s, x0);
-    a21 = Fma.madd(a21, s, x1);
-    s = v128.load32_splat(wp, 12);
-    a30 = Fma.madd(a30, s, x0);
-    a31 = Fma.madd(a31, s, x1);
-    wp += OC_BLOCK << 2;
-  }
-  v128.store(dst, a00);
-  v128.store(dst, a01, 16);
-  v128.store(dst + rowStride, a10);
-  v128.store(dst + rowStride, a11, 16);
-  v128.store(dst + 2 * rowStride, a20);
-  v128.store(dst + 2 * rowStride, a21, 16);
-  v128.store(dst + 3 * rowStride, a30);
-  v128.store(dst + 3 * rowStride, a31, 16);
+  Rows.block(4, src, w, addr, taps, bias, dst, rs);
 }
 
-/** The first 2 channels of a block, 8 x-positions: block5x2 for a last block of 1 or 2. */
+/** Rows.block over the first 2 channels: a last block of 1 or 2. */
 function block2x2(
   src: usize,
   w: usize,
-  addresses: usize,
+  addr: usize,
   taps: i32,
   bias: usize,
   dst: usize,
-  rowStride: usize,
+  rs: usize,
 ): void {
-  let a00 = v128.load32_splat(bias),
-    a01 = a00;
-  let a10 = v128.load32_splat(bias, 4),
-    a11 = a10;
-  let wp = w;
-  const end = addresses + ((<usize>taps) << 2);
-  for (let op = addresses; op < end; op += 4) {
-    const p = src + <usize>load<i32>(op);
-    const x0 = v128.load(p);
-    const x1 = v128.load(p, 16);
-    let s = v128.load32_splat(wp);
-    a00 = Fma.madd(a00, s, x0);
-    a01 = Fma.madd(a01, s, x1);
-    s = v128.load32_splat(wp, 4);
-    a10 = Fma.madd(a10, s, x0);
-    a11 = Fma.madd(a11, s, x1);
-    wp += OC_BLOCK << 2;
-  }
-  v128.store(dst, a00);
-  v128.store(dst, a01, 16);
-  v128.store(dst + rowStride, a10);
-  v128.store(dst + rowStride, a11, 16);
+  Rows.block(2, src, w, addr, taps, bias, dst, rs);
 }
 
-/** 5 output channels x 4 x-positions (the row remainder); layout as block5x2. */
+/** 5 output channels x 4 x-positions (the row remainder); layout as Rows.block. */
 function block5x1(
   src: usize,
   w: usize,
@@ -457,14 +407,13 @@ function convolvePlane(
         const at = (<usize>x) << 2;
         block5x1(src + at, weights, addresses, job.taps, bias, scratch + at, scratchStride);
       }
-      storeRows(job, scratch, z, y, g * job.coutPerGroup + block * OC_BLOCK, block);
+      storeRows(job, scratch, z, y, g * job.coutPerGroup + block * OC_BLOCK, valid);
     }
   }
 }
 
-/** Copy the valid channels of one scratch row block to the output, applying the activation. */
-function storeRows(job: Conv3dJob, scratch: usize, z: i32, y: i32, oc0: i32, block: i32): void {
-  const valid = min(OC_BLOCK, job.coutPerGroup - block * OC_BLOCK);
+/** Copy the `valid` channels of one scratch row block to the output, applying the activation. */
+function storeRows(job: Conv3dJob, scratch: usize, z: i32, y: i32, oc0: i32, valid: i32): void {
   const rowOffset = (z * job.oh + y) * job.ow;
   for (let o = 0; o < valid; o++) {
     const src = scratch + ((<usize>(o * job.owPad)) << 2);
@@ -503,84 +452,59 @@ export const POINTWISE_RUN = 1024;
 
 /**
  * OC_BLOCK channels of `count` (1..8) positions from s: the products over Cin, bias, the
- * activation, and the stores of the block's valid channels.
+ * activation, and the stores of the block's valid channels. Inlined into pointwiseBlock8 with
+ * count 8, where the lane counts fold into whole-vector loads and stores.
  */
-// prettier-ignore
-function pointwiseBlock(job: Conv3dJob, block: i32, s: i32, count: i32): void {
-  const spatial = <usize>job.outChannelStride;
-  const bias = job.bias + ((<usize>(block * OC_BLOCK)) << 2);
-  let a00 = v128.load32_splat(bias), a01 = a00;
-  let a10 = v128.load32_splat(bias, 4), a11 = a10;
-  let a20 = v128.load32_splat(bias, 8), a21 = a20;
-  let a30 = v128.load32_splat(bias, 12), a31 = a30;
-  let a40 = v128.load32_splat(bias, 16), a41 = a40;
-  let wp = job.weights + ((<usize>(block * job.taps * OC_BLOCK)) << 2);
-  let xp = job.x + ((<usize>s) << 2);
-  const low = min(count, 4);
-  const high = count - low;
-  for (let c = 0; c < job.taps; c++) {
-    const x0 = Lanes.load(xp, low);
-    const x1 = Lanes.load(xp + 16, high);
-    let w = v128.load32_splat(wp);
-    a00 = Fma.madd(a00, w, x0); a01 = Fma.madd(a01, w, x1);
-    w = v128.load32_splat(wp, 4);
-    a10 = Fma.madd(a10, w, x0); a11 = Fma.madd(a11, w, x1);
-    w = v128.load32_splat(wp, 8);
-    a20 = Fma.madd(a20, w, x0); a21 = Fma.madd(a21, w, x1);
-    w = v128.load32_splat(wp, 12);
-    a30 = Fma.madd(a30, w, x0); a31 = Fma.madd(a31, w, x1);
-    w = v128.load32_splat(wp, 16);
-    a40 = Fma.madd(a40, w, x0); a41 = Fma.madd(a41, w, x1);
-    wp += OC_BLOCK << 2;
-    xp += spatial << 2;
+class Pointwise {
+  // prettier-ignore
+  @inline
+  static block(job: Conv3dJob, block: i32, s: i32, count: i32): void {
+    const spatial = <usize>job.outChannelStride;
+    const bias = job.bias + ((<usize>(block * OC_BLOCK)) << 2);
+    let a00 = v128.load32_splat(bias), a01 = a00;
+    let a10 = v128.load32_splat(bias, 4), a11 = a10;
+    let a20 = v128.load32_splat(bias, 8), a21 = a20;
+    let a30 = v128.load32_splat(bias, 12), a31 = a30;
+    let a40 = v128.load32_splat(bias, 16), a41 = a40;
+    let wp = job.weights + ((<usize>(block * job.taps * OC_BLOCK)) << 2);
+    let xp = job.x + ((<usize>s) << 2);
+    const low = min(count, 4);
+    const high = count - low;
+    for (let c = 0; c < job.taps; c++) {
+      const x0 = Lanes.load(xp, low);
+      const x1 = Lanes.load(xp + 16, high);
+      let w = v128.load32_splat(wp);
+      a00 = Fma.madd(a00, w, x0); a01 = Fma.madd(a01, w, x1);
+      w = v128.load32_splat(wp, 4);
+      a10 = Fma.madd(a10, w, x0); a11 = Fma.madd(a11, w, x1);
+      w = v128.load32_splat(wp, 8);
+      a20 = Fma.madd(a20, w, x0); a21 = Fma.madd(a21, w, x1);
+      w = v128.load32_splat(wp, 12);
+      a30 = Fma.madd(a30, w, x0); a31 = Fma.madd(a31, w, x1);
+      w = v128.load32_splat(wp, 16);
+      a40 = Fma.madd(a40, w, x0); a41 = Fma.madd(a41, w, x1);
+      wp += OC_BLOCK << 2;
+      xp += spatial << 2;
+    }
+    const valid = min(OC_BLOCK, job.coutPerGroup - block * OC_BLOCK);
+    const out = job.out + ((<usize>(block * OC_BLOCK) * spatial + <usize>s) << 2);
+    const step = spatial << 2;
+    pointwiseStore(job, out, a00, a01, low, high);
+    if (valid > 1) pointwiseStore(job, out + step, a10, a11, low, high);
+    if (valid > 2) pointwiseStore(job, out + 2 * step, a20, a21, low, high);
+    if (valid > 3) pointwiseStore(job, out + 3 * step, a30, a31, low, high);
+    if (valid > 4) pointwiseStore(job, out + 4 * step, a40, a41, low, high);
   }
-  const valid = min(OC_BLOCK, job.coutPerGroup - block * OC_BLOCK);
-  const out = job.out + ((<usize>(block * OC_BLOCK) * spatial + <usize>s) << 2);
-  const step = spatial << 2;
-  pointwiseStore(job, out, a00, a01, low, high);
-  if (valid > 1) pointwiseStore(job, out + step, a10, a11, low, high);
-  if (valid > 2) pointwiseStore(job, out + 2 * step, a20, a21, low, high);
-  if (valid > 3) pointwiseStore(job, out + 3 * step, a30, a31, low, high);
-  if (valid > 4) pointwiseStore(job, out + 4 * step, a40, a41, low, high);
 }
 
-/** pointwiseBlock with all 8 positions valid: whole-vector loads, no lane counts. */
-// prettier-ignore
+/** Pointwise.block for a row tail of 1..7 positions. */
+function pointwiseBlock(job: Conv3dJob, block: i32, s: i32, count: i32): void {
+  Pointwise.block(job, block, s, count);
+}
+
+/** Pointwise.block with all 8 positions valid. */
 function pointwiseBlock8(job: Conv3dJob, block: i32, s: i32): void {
-  const spatial = <usize>job.outChannelStride;
-  const bias = job.bias + ((<usize>(block * OC_BLOCK)) << 2);
-  let a00 = v128.load32_splat(bias), a01 = a00;
-  let a10 = v128.load32_splat(bias, 4), a11 = a10;
-  let a20 = v128.load32_splat(bias, 8), a21 = a20;
-  let a30 = v128.load32_splat(bias, 12), a31 = a30;
-  let a40 = v128.load32_splat(bias, 16), a41 = a40;
-  let wp = job.weights + ((<usize>(block * job.taps * OC_BLOCK)) << 2);
-  let xp = job.x + ((<usize>s) << 2);
-  const wEnd = wp + ((<usize>(job.taps * OC_BLOCK)) << 2);
-  const step = spatial << 2;
-  while (wp < wEnd) {
-    const x0 = v128.load(xp);
-    const x1 = v128.load(xp, 16);
-    let w = v128.load32_splat(wp);
-    a00 = Fma.madd(a00, w, x0); a01 = Fma.madd(a01, w, x1);
-    w = v128.load32_splat(wp, 4);
-    a10 = Fma.madd(a10, w, x0); a11 = Fma.madd(a11, w, x1);
-    w = v128.load32_splat(wp, 8);
-    a20 = Fma.madd(a20, w, x0); a21 = Fma.madd(a21, w, x1);
-    w = v128.load32_splat(wp, 12);
-    a30 = Fma.madd(a30, w, x0); a31 = Fma.madd(a31, w, x1);
-    w = v128.load32_splat(wp, 16);
-    a40 = Fma.madd(a40, w, x0); a41 = Fma.madd(a41, w, x1);
-    wp += OC_BLOCK << 2;
-    xp += step;
-  }
-  const valid = min(OC_BLOCK, job.coutPerGroup - block * OC_BLOCK);
-  const out = job.out + ((<usize>(block * OC_BLOCK) * spatial + <usize>s) << 2);
-  pointwiseStore(job, out, a00, a01, 4, 4);
-  if (valid > 1) pointwiseStore(job, out + step, a10, a11, 4, 4);
-  if (valid > 2) pointwiseStore(job, out + 2 * step, a20, a21, 4, 4);
-  if (valid > 3) pointwiseStore(job, out + 3 * step, a30, a31, 4, 4);
-  if (valid > 4) pointwiseStore(job, out + 4 * step, a40, a41, 4, 4);
+  Pointwise.block(job, block, s, 8);
 }
 
 /**
